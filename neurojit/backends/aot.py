@@ -1,0 +1,126 @@
+"""Loader for the ahead-of-time compiled loops built by ``build_aot.py``.
+
+The build writes one extension module per CPU variant (``neurojit._aot_<variant>``)
+and a manifest, ``neurojit/_aot_manifest.json``::
+
+    {"source_digest": "...", "numba_version": "...",
+     "variants": [{"name": "x86_64_v3", "module": "_aot_x86_64_v3",
+                   "cpu_features": ["AVX", "AVX2", "FMA3", "F16C"]}, ...],   # best first
+     "failed": null}                      # or the reason the build could not compile
+
+At import of the first kernel the loader picks the best variant whose CPU features
+this machine has (numpy's CPU feature table), or the one named by
+``NEUROJIT_AOT_VARIANT``. A binary built from other kernel source than the installed
+one is never used. Importing this module imports neither numba nor the extensions.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from ..kernels import signatures
+
+NAME = "aot"
+ENV_VARIANT = "NEUROJIT_AOT_VARIANT"
+MANIFEST = Path(__file__).resolve().parent.parent / "_aot_manifest.json"
+BUILD_HINT = "build it with `python build_aot.py` in a source checkout, or install a neurojit wheel"
+
+
+def cpu_features() -> set[str]:
+    """Names of the CPU features this machine supports, from numpy's runtime dispatch table."""
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__
+    except ImportError:  # numpy < 2
+        from numpy.core._multiarray_umath import __cpu_features__
+    return {name for name, present in __cpu_features__.items() if present}
+
+
+class AOTBackend:
+    """Calls the exported loops of one compiled variant."""
+
+    name = NAME
+
+    def __init__(self, module, variant: str):
+        self.module = module
+        self.variant = variant
+
+    def loop(self, loop: str, dtype: str) -> Callable:
+        return getattr(self.module, signatures.export_name(loop, dtype))
+
+    def has(self, loop: str) -> bool:
+        return all(hasattr(self.module, signatures.export_name(loop, d)) for d in signatures.TYPE_CODES)
+
+
+@dataclass(frozen=True)
+class AOTStatus:
+    """Outcome of looking for the AOT build.
+
+    ``backend`` is None when unavailable; ``reason`` says why (or which variant was
+    chosen and why); ``problem`` is True when something is broken rather than absent.
+    """
+
+    backend: AOTBackend | None
+    reason: str
+    problem: bool = False
+
+
+def _choose_variant(variants: list[dict]) -> tuple[dict | None, str]:
+    forced = os.environ.get(ENV_VARIANT, "").strip()
+    names = [v["name"] for v in variants]
+    if forced:
+        for variant in variants:
+            if variant["name"] == forced:
+                missing = set(variant.get("cpu_features", [])) - cpu_features()
+                if missing:
+                    return None, (
+                        f"{ENV_VARIANT}={forced} needs CPU features this machine lacks "
+                        f"({', '.join(sorted(missing))}); unset it to choose automatically"
+                    )
+                return variant, f"forced by {ENV_VARIANT}"
+        return None, f"{ENV_VARIANT}={forced!r} is not a built variant (built: {', '.join(names)})"
+    have = cpu_features()
+    for variant in variants:  # best first
+        if set(variant.get("cpu_features", [])) <= have:
+            return variant, "best variant this CPU supports"
+    return None, f"this CPU supports none of the built variants ({', '.join(names)})"
+
+
+def load() -> AOTStatus:
+    """Find, check and import the best AOT variant for this machine."""
+    try:
+        manifest = json.loads(MANIFEST.read_text())
+    except FileNotFoundError:
+        return AOTStatus(None, f"AOT kernels are not built in this install; {BUILD_HINT}")
+    except (OSError, ValueError) as exc:
+        return AOTStatus(None, f"the AOT manifest {MANIFEST} is unreadable ({exc}); {BUILD_HINT}", True)
+    if manifest.get("failed"):
+        return AOTStatus(
+            None,
+            f"the AOT build of this install failed ({manifest['failed']}); "
+            f"install a C compiler and reinstall, or {BUILD_HINT}",
+            True,
+        )
+    if manifest.get("source_digest") != signatures.source_digest():
+        return AOTStatus(
+            None,
+            "the AOT binaries were built from other kernel source than the installed one "
+            f"(stale build, e.g. an editable install after a kernel edit); rebuild: {BUILD_HINT}",
+            True,
+        )
+    variant, why = _choose_variant(manifest.get("variants", []))
+    if variant is None:
+        return AOTStatus(None, why, True)
+    try:
+        module = importlib.import_module(f"{__package__.rpartition('.')[0]}.{variant['module']}")
+    except ImportError as exc:
+        return AOTStatus(None, f"the AOT module {variant['module']} does not import ({exc}); {BUILD_HINT}", True)
+    backend = AOTBackend(module, variant["name"])
+    missing = [loop for loop in signatures.LOOPS if not backend.has(loop)]
+    if missing:
+        return AOTStatus(None, f"the AOT module {variant['module']} lacks {', '.join(missing)}; {BUILD_HINT}", True)
+    return AOTStatus(backend, f"variant {variant['name']} ({why})")

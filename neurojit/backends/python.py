@@ -1,0 +1,66 @@
+"""NumPy implementations of the loops in :mod:`neurojit.kernels`, same names and arguments.
+
+Vectorised over neurons (and over batch rows or taps where the maths allows); only the
+time recursion stays a Python loop. Sums are taken over the same rows in the same
+order as the compiled loops (``numpy.add.reduce`` along the leading axis adds rows one
+after another), so the spiking kernels agree bit for bit with them.
+"""
+
+import numpy as np
+
+NAME = "python"
+
+
+def lif_run(spikes, input_weights, recurrent_weights, recurrent, thresholds, decay, v_reset, out):
+    n_batch, n_steps, _ = spikes.shape
+    v = np.zeros((n_batch, thresholds.shape[0]), dtype=thresholds.dtype)
+    current = np.empty_like(v)
+    active = spikes != 0
+    for t in range(n_steps):
+        for b in range(n_batch):
+            rows = input_weights[active[b, t]]
+            if recurrent and t > 0:
+                rows = np.concatenate((rows, recurrent_weights[out[b, t - 1] != 0]))
+            current[b] = rows.sum(axis=0)
+        v = v * decay + current
+        fired = v > thresholds
+        out[:, t] = fired
+        v[fired] = v_reset
+
+
+def reservoir_run(inputs, input_weights, reservoir_weights, bias, leak_rate, initial_states, out):
+    # The input drive does not depend on the state: one matrix product for all steps.
+    drive = inputs @ input_weights + bias
+    x = initial_states
+    for t in range(inputs.shape[1]):
+        x = (1 - leak_rate) * x + leak_rate * np.tanh(drive[:, t] + x @ reservoir_weights)
+        out[:, t] = x
+
+
+def causal_convolution(spikes, taps, out):
+    n_steps = spikes.shape[1]
+    events = (spikes != 0).astype(out.dtype)
+    out[...] = 0
+    # Taps in decreasing order: each output receives its terms by increasing source time.
+    for k in range(min(taps.shape[0], n_steps) - 1, -1, -1):
+        out[:, k:] += taps[k] * events[:, : n_steps - k]
+
+
+def binary_nonzeros(a):
+    nonzero = a != 0
+    if not np.all(a[nonzero] == 1):
+        return -1
+    return int(np.count_nonzero(nonzero))
+
+
+def binary_matmul(a, b, out):
+    # BLAS is the fastest NumPy has, sparse or not.
+    np.matmul(a, b, out=out)
+
+
+def loop(name: str, dtype: str):
+    """The NumPy implementation of loop ``name`` (one implementation serves both dtypes)."""
+    return _LOOPS[name]
+
+
+_LOOPS = {f.__name__: f for f in (lif_run, reservoir_run, causal_convolution, binary_nonzeros, binary_matmul)}

@@ -1,0 +1,31 @@
+"""The seed project's import path ``src.performance.jit_compilation``, now ``neurojit.performance.jit_compilation``."""
+
+from ..backends.jit import NUMBA_AVAILABLE
+from ..compiler import (
+    JITCompiler,
+    enable_jit_compilation,
+    get_global_compiler,
+    jit_convolution,
+    jit_lif_network_run,
+    jit_matrix_multiply,
+    jit_reservoir_run,
+    jit_reservoir_update,
+    jit_spike_processing,
+    set_global_compiler,
+)
+from ..config import JITConfig
+
+__all__ = [
+    "NUMBA_AVAILABLE",
+    "JITConfig",
+    "JITCompiler",
+    "enable_jit_compilation",
+    "set_global_compiler",
+    "get_global_compiler",
+    "jit_spike_processing",
+    "jit_reservoir_update",
+    "jit_convolution",
+    "jit_matrix_multiply",
+    "jit_lif_network_run",
+    "jit_reservoir_run",
+]

@@ -1,0 +1,120 @@
+"""The one validation layer in front of every kernel, on every backend.
+
+Compiled loops do no bounds or type checking: a wrong dtype, rank or stride reaching
+native code crashes the process or silently gives wrong numbers. Everything is
+therefore checked and converted here, once per public call, before dispatch:
+
+* rank and shape agreement, with the dimension names in the message
+  (``weights must be (N, N) = (50, 50), got (10, 10)``);
+* dtype: float32/float64 pass through, bool/int/float16 are converted, complex, object,
+  string and other non-real dtypes raise :class:`TypeError`;
+* layout: anything not C-contiguous (strided views, Fortran order) is copied;
+* scalars: finite, and positive where the maths needs it.
+
+Inputs are never written to: the loops read them and write a fresh output array.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any, Sequence
+
+import numpy as np
+
+_REAL_KINDS = "biuf"  # bool, signed, unsigned, floating
+
+
+def _as_ndarray(name: str, value: Any) -> np.ndarray:
+    if value is None:
+        raise TypeError(f"{name} must be an array, got None")
+    if isinstance(value, np.ndarray):
+        array = value
+    else:
+        try:
+            array = np.asarray(value)
+        except (ValueError, TypeError) as exc:  # ragged nested lists and the like
+            raise TypeError(f"{name} must be a numeric array: {exc}") from exc
+    if array.dtype.kind not in _REAL_KINDS:
+        raise TypeError(f"{name} must hold real numbers (float32 or float64), got dtype {array.dtype}")
+    return array
+
+
+def float_dtype(**arrays: Any) -> np.dtype:
+    """The dtype a call computes in: float32 if every floating input is float32, else float64.
+
+    Integer and bool inputs (spike arrays, typically) do not take part in the choice;
+    float16 counts as float32. Wrong input types raise here, naming the argument.
+    """
+    floating = []
+    for name, value in arrays.items():
+        if value is None or isinstance(value, numbers.Number) and not isinstance(value, np.generic):
+            continue  # optional arguments and Python scalars do not choose the precision
+        dtype = _as_ndarray(name, value).dtype
+        if dtype.kind == "f":
+            floating.append(np.float32 if dtype.itemsize <= 4 else np.float64)
+    if floating and all(d is np.float32 for d in floating):
+        return np.dtype(np.float32)
+    return np.dtype(np.float64)
+
+
+class Shapes:
+    """Collects named dimensions (B, T, N, ...) across the arrays of one call and checks them.
+
+    Parameters
+    ----------
+    dtype : numpy.dtype
+        Every array is converted to this dtype, C-contiguous.
+    """
+
+    def __init__(self, dtype: np.dtype):
+        self.dtype = dtype
+        self.sizes: dict[str, int] = {}
+
+    def array(self, name: str, value: Any, dims: Sequence[str]) -> np.ndarray:
+        """``value`` as a C-contiguous array of the call's dtype with the named ``dims``."""
+        array = _as_ndarray(name, value)
+        layout = "(" + ", ".join(dims) + ")"
+        if array.ndim != len(dims):
+            raise ValueError(
+                f"{name} must be {len(dims)}-D {layout}, got {array.ndim}-D array of shape {array.shape}"
+            )
+        expected = []
+        for dim, size in zip(dims, array.shape):
+            expected.append(self.sizes.setdefault(dim, size))
+        if tuple(expected) != array.shape:
+            raise ValueError(f"{name} must be {layout} = {tuple(expected)}, got {array.shape}")
+        return np.ascontiguousarray(array, dtype=self.dtype)
+
+    def vector_or_scalar(self, name: str, value: Any, dim: str) -> np.ndarray:
+        """A length-``dim`` vector, broadcasting a scalar (``dim`` must already be known)."""
+        if isinstance(value, numbers.Real) or (isinstance(value, np.ndarray) and value.ndim == 0):
+            scalar = finite_scalar(name, value)
+            return np.full(self.sizes[dim], scalar, dtype=self.dtype)
+        return self.array(name, value, (dim,))
+
+    def scalar(self, value: float) -> np.generic:
+        """A validated Python float as a scalar of the call's dtype."""
+        return self.dtype.type(value)
+
+
+def finite_scalar(name: str, value: Any, *, positive: bool = False) -> float:
+    """``value`` as a finite float (strictly positive if asked), else a clear error."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    result = float(value)
+    if not math.isfinite(result):
+        raise ValueError(f"{name} must be finite, got {result}")
+    if positive and result <= 0:
+        raise ValueError(f"{name} must be positive, got {result}")
+    return result
+
+
+def fraction(name: str, value: Any) -> float:
+    """A finite number in (0, 1]."""
+    result = finite_scalar(name, value)
+    if not 0 < result <= 1:
+        raise ValueError(f"{name} must be in (0, 1], got {result}")
+    return result
