@@ -98,7 +98,9 @@ class JITBackend:
         )
         func.__qualname__ = f"{source.__qualname__}-{self.tag}"
         func.__module__ = source.__module__
-        dispatcher = numba.njit(fastmath=self.fastmath, parallel=self.parallel)(func)
+        # Only loops that have a prange are compiled parallel (others would warn and gain nothing).
+        parallel = self.parallel and "prange" in source.__code__.co_names
+        dispatcher = numba.njit(fastmath=self.fastmath, parallel=parallel)(func)
         cached = self.cache_directory is not None and attach_disk_cache(
             dispatcher, func, source, self.cache_directory, self.tag
         )
