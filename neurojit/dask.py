@@ -3,7 +3,7 @@ or parameter sweeps over a ``distributed.Client``.
 
 Requires the ``dask`` extra (``pip install 'neurojit[dask]'``). Every worker runs the
 kernels through its own :class:`~neurojit.JITCompiler` with the configuration you pass
-(default ``JITConfig()``), so a worker with the AOT build starts computing at once,
+(default :func:`default_config`: serial kernels, since Dask parallelises over chunks), so a worker with the AOT build starts computing at once,
 without compiling anything.
 
 Only the batch axis may be split: each batch row is a recursion over time that couples
@@ -43,6 +43,7 @@ __all__ = [
     "convolution",
     "matrix_multiply",
     "map_trials",
+    "default_config",
 ]
 
 _compilers: dict[str, JITCompiler] = {}
@@ -51,13 +52,19 @@ _compilers_lock = threading.Lock()
 
 def _compiler(config: JITConfig | None) -> JITCompiler:
     """One compiler per configuration and process (so per worker), created on first use."""
-    config = config if config is not None else JITConfig()
+    config = config if config is not None else default_config()
     key = repr(config)
     compiler = _compilers.get(key)
     if compiler is None:
         with _compilers_lock:
             compiler = _compilers.setdefault(key, JITCompiler(config))
     return compiler
+
+
+def default_config() -> JITConfig:
+    """``JITConfig(enable_parallel_loops=False)``: Dask already runs one task per worker thread,
+    so kernels that also spread over all cores would oversubscribe them."""
+    return JITConfig(enable_parallel_loops=False)
 
 
 def _run_chunk(kernel: str, config: JITConfig | None, n_batched: int, *arrays_and_scalars: Any) -> np.ndarray:
