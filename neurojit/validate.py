@@ -84,7 +84,12 @@ class Shapes:
             expected.append(self.sizes.setdefault(dim, size))
         if tuple(expected) != array.shape:
             raise ValueError(f"{name} must be {layout} = {tuple(expected)}, got {array.shape}")
-        return np.ascontiguousarray(array, dtype=self.dtype)
+        converted = np.ascontiguousarray(array, dtype=self.dtype)
+        if not converted.flags.writeable:
+            # Read-only arrays do not match the compiled loops' signatures (numba types them
+            # as readonly); the loops never write their inputs, but a copy is the safe answer.
+            converted = converted.copy()
+        return converted
 
     def vector_or_scalar(self, name: str, value: Any, dim: str) -> np.ndarray:
         """A length-``dim`` vector, broadcasting a scalar (``dim`` must already be known)."""

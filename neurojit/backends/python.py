@@ -9,6 +9,7 @@ after another), so the spiking kernels agree bit for bit with them.
 import numpy as np
 
 NAME = "python"
+name = NAME  # backends are identified by `.name` (as JITBackend and AOTBackend)
 
 
 def lif_run(spikes, input_weights, recurrent_weights, recurrent, thresholds, decay, v_reset, out):
@@ -21,7 +22,11 @@ def lif_run(spikes, input_weights, recurrent_weights, recurrent, thresholds, dec
             rows = input_weights[active[b, t]]
             if recurrent and t > 0:
                 rows = np.concatenate((rows, recurrent_weights[out[b, t - 1] != 0]))
-            current[b] = rows.sum(axis=0)
+            if rows.shape[1] == 1:
+                # One column: numpy would sum it pairwise; the loops add rows in order.
+                current[b] = np.cumsum(rows[:, 0])[-1] if rows.shape[0] else 0
+            else:
+                current[b] = rows.sum(axis=0)  # adds whole rows one after another
         v = v * decay + current
         fired = v > thresholds
         out[:, t] = fired
