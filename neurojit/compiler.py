@@ -17,6 +17,7 @@ import numpy as np
 from . import cache, operations
 from .backends import jit, python, select
 from .backends.jit import JITCompileError
+from .backends.threads import ThreadedBackend
 from .config import JITConfig
 
 logger = logging.getLogger("neurojit")
@@ -97,7 +98,9 @@ class JITCompiler:
 
     def _make_backend(self, name: str):
         if name == "aot":
-            return select.aot_status().backend
+            aot_backend = select.aot_status().backend
+            # pycc cannot build parallel loops; threads over the batch give the same result.
+            return ThreadedBackend(aot_backend) if self.config.enable_parallel_loops else aot_backend
         if name == "jit":
             self._jit = jit.JITBackend(
                 fastmath=self.config.enable_fastmath,

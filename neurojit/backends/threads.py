@@ -1,0 +1,93 @@
+"""Batch-parallel calls of the AOT loops on a thread pool.
+
+``numba.pycc`` cannot compile parallel loops, but the AOT loops release the GIL, so
+threads run them truly in parallel. With ``JITConfig(enable_parallel_loops=True)`` the
+AOT backend is wrapped in :class:`ThreadedBackend`, which splits the batch axis of the
+loops below into one slice per core (slices of C-contiguous arrays along axis 0 stay
+C-contiguous, so the loops get exactly the arrays they expect). Batch rows are
+independent, so the results equal a single call bit for bit.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable
+
+import numpy as np
+
+#: loop -> positions of its arguments whose axis 0 is the batch (the last one is ``out``)
+BATCH_ARGUMENTS = {
+    "lif_run": (0, 7),
+    "reservoir_run": (0, 5, 6),
+    "causal_convolution": (0, 2),
+    "binary_matmul": (0, 2),
+}
+
+#: below this many output elements per slice, threading costs more than it saves
+MIN_ELEMENTS_PER_THREAD = 16_384
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def available_cores() -> int:
+    """Cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _shared_pool() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=available_cores(), thread_name_prefix="neurojit")
+        return _pool
+
+
+class ThreadedBackend:
+    """Wraps a backend whose loops release the GIL and splits their batch across threads.
+
+    Parameters
+    ----------
+    inner : backend
+        Anything with ``name`` and ``loop(name, dtype)``.
+    threads : int, optional
+        Slices per call at most; default: the cores available to this process.
+    """
+
+    def __init__(self, inner, threads: int | None = None):
+        self.inner = inner
+        self.name = inner.name
+        self.threads = threads if threads is not None else available_cores()
+
+    def loop(self, name: str, dtype: str) -> Callable:
+        loop = self.inner.loop(name, dtype)
+        positions = BATCH_ARGUMENTS.get(name)
+        if positions is None or self.threads < 2:
+            return loop
+        return functools.partial(self._split, loop, positions)
+
+    def _split(self, loop: Callable, positions: tuple[int, ...], *args) -> None:
+        out = args[positions[-1]]
+        rows = out.shape[0]
+        slices = min(self.threads, rows, out.size // MIN_ELEMENTS_PER_THREAD)
+        if slices < 2:
+            loop(*args)
+            return
+        bounds = np.linspace(0, rows, slices + 1).astype(int)
+
+        def run(lo: int, hi: int) -> None:
+            sliced = list(args)
+            for p in positions:
+                sliced[p] = args[p][lo:hi]
+            loop(*sliced)
+
+        futures = [_shared_pool().submit(run, lo, hi) for lo, hi in zip(bounds[1:-1], bounds[2:])]
+        run(bounds[0], bounds[1])  # the calling thread takes the first slice
+        for future in futures:
+            future.result()
