@@ -1,13 +1,33 @@
-"""neurojit's own on-disk cache for JIT-compiled loops.
+"""neurojit's own on-disk cache for JIT-compiled loops: files, names, size cap, clearing.
 
-numba's cache files go into one sub-folder of the cache directory per neurojit and numba
-version (``neurojit-<version>-numba-<version>``); the file names carry the loop and the
-compile options, and each index is stamped with a hash of the loop's source file. So an
-upgrade, an option change or a kernel edit never loads a wrong entry, and
-:func:`clear_disk_cache` can remove exactly what neurojit wrote and nothing else.
+Layout::
 
-The cache never stops a kernel from working: any error while reading or writing it is
-reported once as a warning and the loop is compiled in memory instead.
+    <cache_directory>/
+        neurojit-<neurojit version>-numba-<numba version>/
+            <loop>-<dtype>-<serial|parallel>-<ieee|fastmath>-<key>.py<XY>.njc
+
+One file holds one compiled loop for one signature (a loop and a dtype), one set of
+compile options, one CPU and one Python. ``<key>`` is a hash of everything the machine
+code depends on (see :func:`neurojit.backends.jit.entry_key`): the loop's source file,
+its code object and the constants it reads, the signature, the options and the CPU. So an
+upgrade of neurojit or numba (another folder), an option change or a kernel edit (another
+``<key>``) never loads a wrong entry; the full key is also stored inside the file and
+compared on load.
+
+A file is ``MAGIC + sha256(body) + body``: a truncated or corrupted file is detected
+before anything is unpickled. Files are written to a temporary name in the same folder
+and renamed into place, so several processes filling one folder at once never leave a
+partial file under a real name (the last writer of identical content wins).
+
+The cache never stops a kernel from working: a problem reading or writing it is
+reported once per folder as a :class:`CacheWarning`, and the loop is compiled in memory.
+
+Only files whose names match the patterns above, inside folders whose names match
+``neurojit-*-numba-*``, directly under ``cache_directory``, are ever listed, measured,
+evicted or deleted: anything else living in ``cache_directory`` is never touched.
+
+This module does file work only; it imports neither numba nor the rest of neurojit
+beyond its version.
 """
 
 from __future__ import annotations
@@ -16,6 +36,10 @@ import hashlib
 import logging
 import os
 import re
+import sys
+import threading
+import time
+import uuid
 import warnings
 from pathlib import Path
 
@@ -23,154 +47,246 @@ from ._version import __version__
 
 logger = logging.getLogger("neurojit")
 
-#: Names of the files numba writes for one neurojit loop (see ``_CacheImpl.get_filename_base``).
+#: First bytes of every cache file (format version 1).
+MAGIC = b"neurojit-jit-cache\x00v1\x00"
+SUFFIX = ".njc"
+_DIGEST_BYTES = 32
+
 _ENTRY_FILE = re.compile(
-    r"^[a-z_]+\.[a-z_]+-(serial|parallel)-(ieee|fastmath)-\d+\.py\d+[a-z]*\.(nbi|\d+\.nbc)$"
+    r"^[a-z_]+-float(?:32|64)-(?:serial|parallel)-(?:ieee|fastmath)-[0-9a-f]{16}"
+    r"\.py\d+[a-z]*\.njc(?P<tmp>\.tmp\.[0-9a-f]{16})?$"
 )
-_ENTRY_FOLDER = re.compile(r"^neurojit-[^/\\]+-numba-[^/\\]+$")
+_VERSION_FOLDER = re.compile(r"^neurojit-[A-Za-z0-9.+_-]+-numba-[A-Za-z0-9.+_-]+$")
+
+#: A temporary file older than this is the leftover of a crashed writer.
+STALE_TMP_SECONDS = 3600.0
 
 
 class CacheWarning(RuntimeWarning):
     """The JIT disk cache could not be used; kernels still work, compiled in memory."""
 
 
-def default_cache_directory() -> str | None:
-    """The per-user cache folder of this platform, or ``None`` if ``platformdirs`` is missing."""
+class CorruptEntryError(ValueError):
+    """A cache file is truncated, altered or not a neurojit cache file."""
+
+
+# -- where ---------------------------------------------------------------------------
+
+
+def default_cache_directory() -> str:
+    """The per-user cache folder of this platform (``platformdirs``), e.g. ``~/.cache/neurojit``.
+
+    Without ``platformdirs`` (it comes with the ``jit`` extra): ``$XDG_CACHE_HOME/neurojit``,
+    else ``~/.cache/neurojit``. The folder is not created here.
+    """
     try:
         import platformdirs
     except ImportError:
-        return None
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        return os.path.join(base, "neurojit")
     return platformdirs.user_cache_dir("neurojit", appauthor=False)
 
 
-def entry_folder(cache_directory: str | os.PathLike, numba_version: str) -> Path:
-    """The sub-folder holding the entries of this neurojit and numba version."""
+def version_folder(cache_directory: str | os.PathLike, numba_version: str) -> Path:
+    """The sub-folder holding the entries of this neurojit version and ``numba_version``."""
     return Path(cache_directory) / f"neurojit-{__version__}-numba-{numba_version}"
 
 
-def neurojit_files(cache_directory: str | os.PathLike | None) -> list[Path]:
-    """Every cache file neurojit wrote under ``cache_directory`` (any version)."""
-    if cache_directory is None:
-        return []
-    root = Path(cache_directory)
+def entry_name(loop: str, dtype: str, options: str, key_digest: str) -> str:
+    """File name of one entry; ``key_digest`` is 16 hex digits, ``options`` e.g. ``serial-ieee``."""
+    abiflags = getattr(sys, "abiflags", "")
+    name = f"{loop}-{dtype}-{options}-{key_digest}.py{sys.version_info[0]}{sys.version_info[1]}{abiflags}{SUFFIX}"
+    if not _ENTRY_FILE.match(name):
+        raise ValueError(f"not a valid neurojit cache file name: {name!r}")
+    return name
+
+
+# -- one entry -------------------------------------------------------------------------
+
+
+def read_entry(path: str | os.PathLike) -> bytes | None:
+    """The body stored in ``path``; ``None`` if there is no such file.
+
+    Raises
+    ------
+    CorruptEntryError
+        If the file is not a complete, unaltered neurojit cache file.
+    OSError
+        If the file exists but cannot be read.
+    """
     try:
-        folders = [p for p in root.iterdir() if p.is_dir() and _ENTRY_FOLDER.match(p.name)]
+        with open(path, "rb") as f:
+            data = f.read()
+    except (FileNotFoundError, NotADirectoryError):  # no entry (or no folder) yet
+        return None
+    header = len(MAGIC) + _DIGEST_BYTES
+    if len(data) < header or not data.startswith(MAGIC):
+        raise CorruptEntryError(f"{os.fspath(path)} is not a neurojit cache file (or is truncated)")
+    body = data[header:]
+    if hashlib.sha256(body).digest() != data[len(MAGIC) : header]:
+        raise CorruptEntryError(f"{os.fspath(path)} is truncated or corrupted (checksum mismatch)")
+    return body
+
+
+def write_entry(path: str | os.PathLike, body: bytes) -> None:
+    """Store ``body`` in ``path`` atomically (temporary file, then rename), creating the folder.
+
+    Raises
+    ------
+    OSError
+        If the folder cannot be created or written.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.tmp.{uuid.uuid4().hex[:16]}")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(MAGIC)
+            f.write(hashlib.sha256(body).digest())
+            f.write(body)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise
+
+
+def remove_entry(path: str | os.PathLike) -> bool:
+    """Delete one entry if it is there; True if it was removed."""
+    try:
+        os.unlink(path)
+        return True
+    except OSError:
+        return False
+
+
+def touch(path: str | os.PathLike) -> None:
+    """Mark an entry as just used (its modification time is the last-use time for eviction)."""
+    try:
+        os.utime(path)
+    except OSError:
+        pass  # a read-only cache still serves loads
+
+
+# -- the whole cache -------------------------------------------------------------------
+
+
+def _version_folders(cache_directory: str | os.PathLike) -> list[Path]:
+    try:
+        children = list(Path(cache_directory).iterdir())
     except OSError:
         return []
-    files = []
-    for folder in folders:
+    folders = []
+    for child in children:
         try:
-            files.extend(p for p in folder.iterdir() if p.is_file() and _ENTRY_FILE.match(p.name))
+            if _VERSION_FOLDER.match(child.name) and child.is_dir() and not child.is_symlink():
+                folders.append(child)
         except OSError:
             continue
+    return folders
+
+
+def neurojit_files(cache_directory: str | os.PathLike | None) -> list[Path]:
+    """Every cache file neurojit wrote under ``cache_directory`` (any version), temporary ones included."""
+    if cache_directory is None:
+        return []
+    files = []
+    for folder in _version_folders(cache_directory):
+        try:
+            children = list(folder.iterdir())
+        except OSError:
+            continue
+        for child in children:
+            try:
+                if _ENTRY_FILE.match(child.name) and child.is_file() and not child.is_symlink():
+                    files.append(child)
+            except OSError:
+                continue
     return files
+
+
+def _stat(path: Path):
+    try:
+        return path.stat()
+    except OSError:
+        return None
 
 
 def cache_size(cache_directory: str | os.PathLike | None) -> int:
     """Bytes taken by neurojit's files under ``cache_directory``."""
     total = 0
     for path in neurojit_files(cache_directory):
-        try:
-            total += path.stat().st_size
-        except OSError:
-            continue
+        st = _stat(path)
+        total += st.st_size if st is not None else 0
     return total
 
 
-def clear_disk_cache(cache_directory: str | os.PathLike | None) -> int:
-    """Delete neurojit's files (and its then-empty version folders); return how many were removed."""
-    removed = 0
+def evict(cache_directory: str | os.PathLike | None, max_size: int) -> list[tuple[Path, int]]:
+    """Delete least-recently-used entries until neurojit's files take at most ``max_size`` bytes.
+
+    Leftover temporary files of crashed writers (older than :data:`STALE_TMP_SECONDS`) go
+    first; younger ones belong to a writer at work and are neither counted nor touched.
+    Entries of other neurojit or numba versions compete on equal terms, so an old version's
+    entries, no longer used, are the first to go. Returns ``(path, size)`` of each removed file.
+    """
+    now = time.time()
+    removed: list[tuple[Path, int]] = []
+    entries = []
+    total = 0
     for path in neurojit_files(cache_directory):
-        try:
-            path.unlink()
-            removed += 1
-        except OSError:
+        st = _stat(path)
+        if st is None:
             continue
+        if _ENTRY_FILE.match(path.name).group("tmp"):
+            if now - st.st_mtime > STALE_TMP_SECONDS and remove_entry(path):
+                removed.append((path, st.st_size))
+            continue
+        entries.append((st.st_mtime, path.name, path, st.st_size))
+        total += st.st_size
+    entries.sort()
+    for _, _, path, size in entries:
+        if total <= max_size:
+            break
+        if remove_entry(path):
+            removed.append((path, size))
+        total -= size  # gone either way: removed here or by another process
+    return removed
+
+
+def clear_disk_cache(cache_directory: str | os.PathLike | None) -> int:
+    """Delete neurojit's files (and its version folders once empty); return how many files were removed."""
+    removed = 0
+    folders = set()
+    for path in neurojit_files(cache_directory):
+        folders.add(path.parent)
+        removed += remove_entry(path)
+    for folder in folders:
         try:
-            path.parent.rmdir()  # only succeeds once the folder is empty
+            folder.rmdir()  # only succeeds once the folder is empty
         except OSError:
             pass
     return removed
 
 
-def _warn_once(message: str, _seen: set = set()) -> None:
-    if message not in _seen:
-        _seen.add(message)
-        warnings.warn(message, CacheWarning, stacklevel=4)
+# -- reporting -------------------------------------------------------------------------
+
+_warned: set[tuple[str, str]] = set()
+_warned_lock = threading.Lock()
 
 
-def attach_disk_cache(dispatcher, func, source, cache_directory: str, tag: str) -> bool:
-    """Give a numba dispatcher neurojit's disk cache; return False (with a warning) if impossible.
+def warn_once(problem: str, folder: str | os.PathLike, message: str) -> bool:
+    """Warn with :class:`CacheWarning` the first time ``problem`` happens for ``folder`` in this process.
 
-    Parameters
-    ----------
-    dispatcher : numba.core.registry.CPUDispatcher
-        Not yet compiled.
-    func : function
-        The function being compiled (its qualname carries ``tag``).
-    source : function
-        The loop as written in :mod:`neurojit.kernels`; its file is hashed for freshness.
-    cache_directory : str
-        The user's cache directory.
-    tag : str
-        The compile options, part of every file name.
+    Returns True if the warning was issued. Later occurrences are logged at DEBUG level only.
     """
-    from numba.core import caching
-
-    import numba
-
-    folder = entry_folder(cache_directory, numba.__version__)
-    source_file = Path(source.__code__.co_filename)
-
-    class Locator(caching._CacheLocator):
-        def __init__(self, py_func, py_file):
-            self._lineno = py_func.__code__.co_firstlineno
-
-        def get_cache_path(self):
-            return str(folder)
-
-        def get_source_stamp(self):
-            return hashlib.sha256(source_file.read_bytes()).hexdigest()
-
-        def get_disambiguator(self):
-            return str(self._lineno)
-
-        @classmethod
-        def from_function(cls, py_func, py_file):
-            return cls(py_func, py_file)
-
-    class Impl(caching.CompileResultCacheImpl):
-        _locator_classes = [Locator]
-
-    class GuardedCache(caching.FunctionCache):
-        _impl_class = Impl
-
-        def load_overload(self, sig, target_context):
-            try:
-                return super().load_overload(sig, target_context)
-            except Exception as exc:  # corrupt, truncated or unreadable files
-                _warn_once(
-                    f"neurojit could not read its JIT cache in {folder} ({type(exc).__name__}: {exc}); "
-                    "compiling instead. Fix: clear it with JITCompiler().clear_cache() or choose "
-                    "another JITConfig(cache_directory=...)."
-                )
-                return None
-
-        def save_overload(self, sig, data):
-            try:
-                super().save_overload(sig, data)
-            except Exception as exc:  # unwritable, deleted or full folder
-                _warn_once(
-                    f"neurojit could not write its JIT cache in {folder} ({type(exc).__name__}: {exc}); "
-                    "kernels are compiled in memory only. Fix: make the folder writable or choose "
-                    "another JITConfig(cache_directory=...), or cache_compiled_functions=False."
-                )
-            else:
-                logger.debug("saved %s to the JIT cache in %s", func.__qualname__, folder)
-
-    try:
-        dispatcher._cache = GuardedCache(func)
-    except Exception as exc:
-        _warn_once(f"neurojit could not set up its JIT cache in {folder} ({exc}); compiling in memory only.")
-        return False
-    return True
+    key = (problem, os.fspath(folder))
+    with _warned_lock:
+        first = key not in _warned
+        _warned.add(key)
+    if first:
+        warnings.warn(message, CacheWarning, stacklevel=3)
+    else:
+        logger.debug("%s (warned before)", message)
+    return first

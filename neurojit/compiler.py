@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import logging
+import os
 import threading
 from typing import Any, Callable
 
@@ -94,7 +95,7 @@ class JITCompiler:
     def _resolve_cache_directory(self) -> str | None:
         if not self.config.cache_compiled_functions:
             return None
-        return self.config.cache_directory or cache.default_cache_directory()
+        return os.path.abspath(self.config.cache_directory or cache.default_cache_directory())
 
     def _make_backend(self, name: str):
         if name == "aot":
@@ -106,6 +107,8 @@ class JITCompiler:
                 fastmath=self.config.enable_fastmath,
                 parallel=self.config.enable_parallel_loops,
                 cache_directory=self.cache_directory,
+                max_cache_size=self.config.max_cache_size,
+                verbose=self.config.verbose,
             )
             return self._jit
         return python
@@ -224,6 +227,8 @@ class JITCompiler:
             else {},
             "cache_directory": self.cache_directory,
             "cache_size_bytes": cache.cache_size(self.cache_directory),
+            "max_cache_size": self.config.max_cache_size,
+            "cache_stats": dict(jit_backend.stats) if jit_backend is not None else {},
         }
 
     def benchmark_jit_performance(self, test_sizes: list = [100, 500, 1000], num_iterations: int = 5) -> dict[str, Any]:
@@ -239,6 +244,46 @@ class JITCompiler:
         from .bench import benchmark_compiler
 
         return benchmark_compiler(self, list(test_sizes), num_iterations)
+
+    def warmup(self, dtypes=("float32", "float64"), kernels=None) -> dict[str, Any]:
+        """Compile (or load from the disk cache) the kernels now rather than on first call.
+
+        With ``JITConfig.parallel_compilation`` the loops missing from the disk cache are
+        compiled by several processes at once (numba's compiler lock keeps threads from
+        compiling concurrently), then loaded here. Kernels on the AOT or NumPy backend need
+        nothing.
+
+        Parameters
+        ----------
+        dtypes : iterable of {"float32", "float64"}
+        kernels : iterable of str, optional
+            Kernel names (e.g. ``"spike_processing"``); all of them when omitted.
+
+        Returns
+        -------
+        dict
+            ``{"seconds", "processes", "compiled_in_workers", "loops"}``; ``loops`` lists the
+            ``loop[dtype]`` made ready.
+        """
+        names = list(operations.KERNELS) if kernels is None else list(kernels)
+        for name in names:
+            if name not in operations.KERNELS:
+                raise ValueError(f"unknown kernel {name!r}; expected one of {', '.join(operations.KERNELS)}")
+        dtypes = list(dtypes)
+        for dtype in dtypes:
+            if dtype not in jit.DTYPES:
+                raise ValueError(f"dtypes must be 'float32' or 'float64', got {dtype!r}")
+        variants = [
+            (loop, dtype)
+            for name in names if self._backend_of(name)[0] is self._jit and self._jit is not None
+            for loop in operations.KERNELS[name][1]
+            for dtype in dtypes
+        ]
+        if not variants:
+            return {"seconds": 0.0, "processes": 0, "compiled_in_workers": [], "loops": []}
+        report = self._jit.warmup(variants, concurrent=self.config.parallel_compilation)
+        report["loops"] = sorted({f"{loop}[{dtype}]" for loop, dtype in variants})
+        return report
 
     def clear_cache(self) -> None:
         """Forget compiled kernels and delete neurojit's own files in the cache folder (nothing else)."""

@@ -5,17 +5,37 @@
 Each spike scatters the ``K`` taps forward in time, so the cost is proportional to
 ``spikes x K`` rather than ``B x T x N x K``. Every output element receives its terms in
 order of increasing source time (decreasing ``k``).
+
+Parallel loops (``prange``): batch rows are independent; with a single batch row the
+channels are split into blocks of ``BLOCK`` instead (channels are independent too, and
+each output element receives its terms in the same order either way).
 """
 
 import numpy as np
 
 prange = range  # rebound to numba.prange by the JIT backend
 
+BLOCK = 64  # channels per parallel work item when there is one batch row
+
 
 def causal_convolution(spikes, taps, out):
     """Filter ``spikes[B, T, N]`` with ``taps[K]`` into ``out[B, T, N]``."""
     n_batch, n_steps, n_channels = spikes.shape
     n_taps = taps.shape[0]
+    if n_batch == 1:
+        n_blocks = (n_channels + BLOCK - 1) // BLOCK
+        for block in prange(n_blocks):
+            lo = block * BLOCK
+            hi = min(lo + BLOCK, n_channels)
+            for t in range(n_steps):
+                for n in range(lo, hi):
+                    out[0, t, n] = 0
+            for t in range(n_steps):
+                for n in range(lo, hi):
+                    if spikes[0, t, n] != 0:
+                        for k in range(min(n_taps, n_steps - t)):
+                            out[0, t + k, n] += taps[k]
+        return
     for b in prange(n_batch):
         active = np.empty(n_channels, dtype=np.int64)
         for t in range(n_steps):

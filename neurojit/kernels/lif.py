@@ -16,17 +16,63 @@ Only the rows of presynaptic neurons that spiked are read, so the cost of the sy
 input grows with the number of spikes, not with the size of the weight matrices.
 The current is accumulated in the array's own dtype, row by row in ascending order, so
 the NumPy backend (which sums the same rows in the same order) agrees bit for bit.
+
+Parallel loops (``prange``): batch rows are independent; with a single batch row the
+neurons are split into blocks of ``BLOCK`` instead, one ``prange`` per time step (the
+spiking presynaptic indices are gathered first). Every neuron still receives the same
+terms in the same order, so both paths give identical results, serial or parallel.
 """
 
 import numpy as np
 
 prange = range  # rebound to numba.prange by the JIT backend
 
+BLOCK = 64  # neurons per parallel work item when there is one batch row
+
 
 def lif_run(spikes, input_weights, recurrent_weights, recurrent, thresholds, decay, v_reset, out):
     """Run the LIF population over ``spikes[B, T, I]`` and write ``out[B, T, N]`` (0/1)."""
     n_batch, n_steps, n_inputs = spikes.shape
     n_neurons = thresholds.shape[0]
+    if n_batch == 1:
+        v = np.zeros_like(thresholds)
+        current = np.zeros_like(thresholds)
+        active = np.empty(n_inputs + n_neurons, dtype=np.int64)
+        n_blocks = (n_neurons + BLOCK - 1) // BLOCK
+        for t in range(n_steps):
+            n_in = 0
+            for j in range(n_inputs):
+                if spikes[0, t, j] != 0:
+                    active[n_in] = j
+                    n_in += 1
+            n_all = n_in
+            if recurrent and t > 0:
+                for j in range(n_neurons):
+                    if out[0, t - 1, j] != 0:
+                        active[n_all] = j
+                        n_all += 1
+            for block in prange(n_blocks):
+                lo = block * BLOCK
+                hi = min(lo + BLOCK, n_neurons)
+                for i in range(lo, hi):
+                    current[i] = 0
+                for a in range(n_in):
+                    j = active[a]
+                    for i in range(lo, hi):
+                        current[i] += input_weights[j, i]
+                for a in range(n_in, n_all):
+                    j = active[a]
+                    for i in range(lo, hi):
+                        current[i] += recurrent_weights[j, i]
+                for i in range(lo, hi):
+                    vi = v[i] * decay + current[i]
+                    if vi > thresholds[i]:
+                        out[0, t, i] = 1
+                        vi = v_reset
+                    else:
+                        out[0, t, i] = 0
+                    v[i] = vi
+        return
     for b in prange(n_batch):
         v = np.zeros_like(thresholds)
         current = np.zeros_like(thresholds)

@@ -9,11 +9,18 @@ Per batch row ``b`` and step ``t``::
 Both products are accumulated row by row (``pre += u_j * W[j, :]``), skipping rows
 whose coefficient is zero, so binary spike inputs cost in proportion to the spikes and
 the inner loop runs over contiguous memory.
+
+Parallel loops (``prange``): batch rows are independent; with a single batch row the
+units are split into blocks of ``BLOCK`` instead, one ``prange`` per time step reading
+the previous state from ``out[0, t-1]``. Every unit receives the same terms in the same
+order on both paths, so the results are identical, serial or parallel.
 """
 
 import numpy as np
 
 prange = range  # rebound to numba.prange by the JIT backend
+
+BLOCK = 64  # units per parallel work item when there is one batch row
 
 
 def reservoir_run(inputs, input_weights, reservoir_weights, bias, leak_rate, initial_states, out):
@@ -21,6 +28,40 @@ def reservoir_run(inputs, input_weights, reservoir_weights, bias, leak_rate, ini
     n_batch, n_steps, n_inputs = inputs.shape
     n_units = bias.shape[0]
     retain = 1 - leak_rate
+    if n_batch == 1:
+        pre = np.empty_like(bias)
+        active = np.empty(n_inputs + n_units, dtype=np.int64)
+        n_blocks = (n_units + BLOCK - 1) // BLOCK
+        for t in range(n_steps):
+            x = initial_states[0] if t == 0 else out[0, t - 1]
+            n_in = 0
+            for j in range(n_inputs):
+                if inputs[0, t, j] != 0:
+                    active[n_in] = j
+                    n_in += 1
+            n_all = n_in
+            for j in range(n_units):
+                if x[j] != 0:
+                    active[n_all] = j
+                    n_all += 1
+            for block in prange(n_blocks):
+                lo = block * BLOCK
+                hi = min(lo + BLOCK, n_units)
+                for i in range(lo, hi):
+                    pre[i] = bias[i]
+                for a in range(n_in):
+                    j = active[a]
+                    u = inputs[0, t, j]
+                    for i in range(lo, hi):
+                        pre[i] += u * input_weights[j, i]
+                for a in range(n_in, n_all):
+                    j = active[a]
+                    s = x[j]
+                    for i in range(lo, hi):
+                        pre[i] += s * reservoir_weights[j, i]
+                for i in range(lo, hi):
+                    out[0, t, i] = retain * x[i] + leak_rate * np.tanh(pre[i])
+        return
     for b in prange(n_batch):
         x = initial_states[b].copy()
         pre = np.empty_like(bias)
