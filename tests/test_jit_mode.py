@@ -1,0 +1,272 @@
+"""JIT mode under concurrency: threads, processes, parallel loops, warm-up.
+
+* 8 threads first-calling one kernel compile it once;
+* 4 processes compiling into one cache folder all get correct results, and the folder
+  ends consistent;
+* parallel loops (``prange``, batch rows, or neuron blocks when B=1) give exactly the
+  serial results, and concurrent calls of parallel kernels are safe under numba's
+  ``workqueue`` threading layer (which aborts the process on concurrent launches);
+* ``JITCompiler.warmup`` compiles everything, in worker processes when
+  ``parallel_compilation`` is on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+from conftest import run_python
+from neurojit import JITCompiler, JITConfig, cache
+from neurojit.backends import jit
+
+pytestmark = pytest.mark.skipif(not jit.NUMBA_AVAILABLE, reason="numba is not installed")
+
+
+def jit_compiler(cache_directory=None, **options) -> JITCompiler:
+    if cache_directory is None:
+        options.setdefault("cache_compiled_functions", False)
+    else:
+        cache_directory = str(cache_directory)
+    return JITCompiler(JITConfig(backend="jit", cache_directory=cache_directory, **options))
+
+
+@pytest.fixture(scope="module")
+def serial_and_parallel(cache_dir):
+    """Two JIT compilers, serial and parallel loops, sharing the session's cache folder, warmed up."""
+    compilers = {p: jit_compiler(cache_dir, enable_parallel_loops=p) for p in (False, True)}
+    for c in compilers.values():
+        c.warmup(kernels=["lif_network_run", "reservoir_run", "convolution"])
+    return compilers
+
+
+# -- threads -------------------------------------------------------------------------
+
+
+def test_eight_threads_first_calling_one_kernel_compile_it_once():
+    compiler = jit_compiler(enable_parallel_loops=False)
+    kernel = compiler.compile_convolution_kernel()
+    rng = np.random.default_rng(8)
+    spikes = (rng.random((3, 20, 7)) < 0.2).astype(np.float64)
+    taps = rng.random(4)
+    expected = JITCompiler(JITConfig(backend="python")).compile_convolution_kernel()(spikes, taps)
+    barrier = threading.Barrier(8)
+    results, errors = [None] * 8, []
+
+    def first_call(i):
+        try:
+            barrier.wait()
+            results[i] = kernel(spikes, taps)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=first_call, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    for result in results:
+        np.testing.assert_array_equal(result, expected)
+    assert compiler.get_jit_info()["cache_stats"]["compiles"] == 1
+    assert compiler.get_jit_info()["compiled_functions"] == ["causal_convolution[float64]"]
+
+
+def test_parallel_kernels_from_many_threads_under_workqueue(cache_dir):
+    """numba's workqueue layer aborts the process on concurrent parallel launches; neurojit serialises them."""
+    code = f"""
+        import threading, numba, numpy as np
+        from neurojit import JITCompiler, JITConfig
+        c = JITCompiler(JITConfig(backend="jit", enable_parallel_loops=True, cache_directory={str(cache_dir)!r}))
+        conv, lif = c.compile_convolution_kernel(), c.compile_spike_processing_kernel()
+        rng = np.random.default_rng(0)
+        s = (rng.random((1, 100, 300)) < 0.1).astype(np.float64)
+        taps, w = rng.random(6), rng.standard_normal((300, 300)) * 0.3
+        ref_conv, ref_lif = conv(s, taps), lif(s, w, 0.5, 1e-3)
+        bad = []
+        def work(i):
+            for _ in range(25):
+                if i % 2:
+                    bad.append(not np.array_equal(conv(s, taps), ref_conv))
+                else:
+                    bad.append(not np.array_equal(lif(s, w, 0.5, 1e-3), ref_lif))
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+        [t.start() for t in threads]; [t.join() for t in threads]
+        print(numba.threading_layer(), len(bad), sum(bad))
+    """
+    result = run_python(code, env={"NUMBA_THREADING_LAYER": "workqueue", "NUMBA_NUM_THREADS": "2"})
+    assert result.stdout.split() == ["workqueue", "100", "0"]
+
+
+# -- parallel loops equal serial ones -----------------------------------------------------
+
+
+def random_case(rng, batch, dtype, n=150, inputs=90, steps=25):
+    """Spikes into ``inputs`` and into ``n`` neurons, weights, initial states (n > BLOCK: several blocks)."""
+    return {
+        "input_spikes": (rng.random((batch, steps, inputs)) < 0.1).astype(dtype),
+        "spikes": (rng.random((batch, steps, n)) < 0.1).astype(dtype),
+        "w_in": (rng.standard_normal((inputs, n)) * 0.5).astype(dtype),
+        "w_rec": (rng.standard_normal((n, n)) * 0.3).astype(dtype),
+        "states": (rng.standard_normal((batch, n)) * 0.1).astype(dtype),
+        "taps": np.linspace(1, 0.2, 5).astype(dtype),
+    }
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("batch", [1, 3], ids=["B1-neuron-blocks", "B3-batch-rows"])
+def test_parallel_loops_give_exactly_the_serial_results(serial_and_parallel, batch, dtype):
+    x = random_case(np.random.default_rng(batch), batch, dtype)
+    outputs = {}
+    for parallel, c in serial_and_parallel.items():
+        outputs[parallel] = [
+            c.compile_lif_network_kernel()(x["input_spikes"], x["w_in"], x["w_rec"], 0.8, 1e-3),
+            c.compile_spike_processing_kernel()(x["spikes"], x["w_rec"], 0.5, 1e-3),
+            c.compile_reservoir_run_kernel()(x["input_spikes"], x["w_in"], x["w_rec"] * 0.3, x["states"], 0.3, 0.1),
+            c.compile_reservoir_update_kernel()(x["states"], x["w_in"], x["w_rec"], x["input_spikes"][:, 0], 0.5),
+            c.compile_convolution_kernel()(x["spikes"], x["taps"]),
+        ]
+    for spikes in outputs[False][:2]:
+        assert spikes.any() and not spikes.all()  # a real test: some spikes, not all
+    for serial, parallel in zip(outputs[False], outputs[True]):
+        np.testing.assert_array_equal(parallel, serial)
+
+
+def test_parallel_compiler_really_compiles_parallel_loops(serial_and_parallel):
+    loops = {p: c._jit.loop("lif_run", "float64") for p, c in serial_and_parallel.items()}
+    assert isinstance(loops[True], jit.ParallelLoop) and loops[True].dispatcher.targetoptions["parallel"]
+    assert not isinstance(loops[False], jit.ParallelLoop) and not loops[False].targetoptions.get("parallel")
+    assert serial_and_parallel[True].get_jit_info()["jit_options"] == "parallel-ieee"
+
+
+# -- warm-up -----------------------------------------------------------------------------
+
+
+def test_warmup_compiles_every_loop_concurrently_then_a_new_compiler_only_loads(tmp_path):
+    c = jit_compiler(tmp_path, enable_parallel_loops=False, parallel_compilation=True)
+    report = c.warmup(kernels=["matrix_multiply", "convolution"])
+    expected = sorted(f"{loop}[{dtype}]" for loop in ("binary_matmul", "binary_nonzeros", "causal_convolution")
+                      for dtype in ("float32", "float64"))
+    assert report["loops"] == expected and c.get_jit_info()["compiled_functions"] == expected
+    if (os.cpu_count() or 1) > 1:
+        assert report["processes"] >= 1 and report["compiled_in_workers"]
+    assert len(cache.neurojit_files(tmp_path)) == 6
+
+    again = jit_compiler(tmp_path, enable_parallel_loops=False)
+    assert again.warmup(kernels=["matrix_multiply", "convolution"])["processes"] == 0
+    assert again.get_jit_info()["cache_stats"] == {"cache_hits": 6}
+
+
+def test_warmup_without_disk_cache_uses_a_temporary_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    c = jit_compiler(enable_parallel_loops=False, parallel_compilation=True)
+    report = c.warmup(kernels=["matrix_multiply"])
+    assert report["loops"] == c.get_jit_info()["compiled_functions"] == [
+        "binary_matmul[float32]", "binary_matmul[float64]", "binary_nonzeros[float32]", "binary_nonzeros[float64]"]
+    assert list(tmp_path.iterdir()) == []  # the scratch folder is gone
+    a = (np.random.default_rng(0).random((20, 30)) < 0.05).astype(np.float32)
+    b = np.ones((30, 4), np.float32)
+    np.testing.assert_array_equal(c.compile_matrix_multiply_kernel()(a, b), a @ b)
+
+
+def test_warmup_serial_when_parallel_compilation_is_off(tmp_path):
+    c = jit_compiler(tmp_path, enable_parallel_loops=False, parallel_compilation=False)
+    report = c.warmup(dtypes=["float32"], kernels=["matrix_multiply"])
+    assert report["processes"] == 0
+    assert report["loops"] == ["binary_matmul[float32]", "binary_nonzeros[float32]"]
+    assert c.get_jit_info()["cache_stats"]["compiles"] == 2
+
+
+def test_warmup_arguments_are_checked_and_other_backends_need_nothing():
+    c = jit_compiler()
+    with pytest.raises(ValueError, match="dtypes"):
+        c.warmup(dtypes=["int8"])
+    with pytest.raises(ValueError, match="unknown kernel"):
+        c.warmup(kernels=["nope"])
+    python = JITCompiler(JITConfig(backend="python"))
+    assert python.warmup() == {"seconds": 0.0, "processes": 0, "compiled_in_workers": [], "loops": []}
+
+
+def test_balance_spreads_compile_cost():
+    variants = [(loop, dtype) for loop in ("lif_run", "reservoir_run", "causal_convolution", "binary_matmul")
+                for dtype in ("float32", "float64")]
+    shares = jit._balance(variants, 2)
+    assert sorted(v for share in shares for v in share) == sorted(variants)
+    assert {("lif_run", "float32"), ("lif_run", "float64")} & set(shares[0])
+    assert {("lif_run", "float32"), ("lif_run", "float64")} & set(shares[1])
+
+
+# -- processes ----------------------------------------------------------------------------
+
+WORKER = """
+import json, os, sys, time
+import numpy as np
+from neurojit import JITCompiler, JITConfig
+folder, go = sys.argv[1], sys.argv[2]
+c = JITCompiler(JITConfig(backend="jit", enable_parallel_loops=False, cache_directory=folder))
+rng = np.random.default_rng(4)
+spikes = (rng.random((2, 30, 40)) < 0.15)
+w = rng.standard_normal((40, 40)) * 0.4
+while not os.path.exists(go):
+    time.sleep(0.005)
+out = {str(dt): c.compile_spike_processing_kernel()(spikes.astype(dt), w.astype(dt), 0.6, 1e-3).tolist()
+       for dt in (np.float32, np.float64)}
+print(json.dumps({"out": out, "stats": c.get_jit_info()["cache_stats"]}))
+"""
+
+
+def test_four_processes_compiling_into_one_folder(tmp_path, repo_env):
+    folder, go = tmp_path / "cache", tmp_path / "go"
+    script = tmp_path / "worker.py"
+    script.write_text(WORKER)
+    processes = [
+        subprocess.Popen([sys.executable, str(script), str(folder), str(go)], env=repo_env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
+    go.write_text("")
+    results = []
+    for p in processes:
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+        assert err == "", err  # no warning
+        results.append(json.loads(out.strip().splitlines()[-1]))
+
+    rng = np.random.default_rng(4)
+    spikes = (rng.random((2, 30, 40)) < 0.15)
+    w = rng.standard_normal((40, 40)) * 0.4
+    python = JITCompiler(JITConfig(backend="python")).compile_spike_processing_kernel()
+    for dt in (np.float32, np.float64):
+        expected = python(spikes.astype(dt), w.astype(dt), 0.6, 1e-3)
+        assert expected.any()
+        for r in results:
+            np.testing.assert_array_equal(np.array(r["out"][str(dt)], dt), expected)
+
+    # consistent: exactly the two entries, complete, no temporary leftovers
+    files = cache.neurojit_files(folder)
+    assert sorted(p.name.split("-")[1] for p in files) == ["float32", "float64"]
+    for path in files:
+        assert cache.read_entry(path) is not None
+    # a fifth process only loads
+    fifth = subprocess.run([sys.executable, str(script), str(folder), str(go)], env=repo_env,
+                           capture_output=True, text=True, timeout=300)
+    assert fifth.returncode == 0 and fifth.stderr == ""
+    assert json.loads(fifth.stdout.strip().splitlines()[-1])["stats"] == {"cache_hits": 2}
+
+
+@pytest.fixture
+def repo_env():
+    from pathlib import Path
+
+    root = str(Path(jit.__file__).resolve().parents[2])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEUROJIT_")}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    return env
