@@ -195,13 +195,15 @@ def test_warmup_arguments_are_checked_and_other_backends_need_nothing():
     assert python.warmup() == {"seconds": 0.0, "processes": 0, "compiled_in_workers": [], "loops": []}
 
 
-def test_balance_spreads_compile_cost():
-    variants = [(loop, dtype) for loop in ("lif_run", "reservoir_run", "causal_convolution", "binary_matmul")
-                for dtype in ("float32", "float64")]
-    shares = jit._balance(variants, 2)
-    assert sorted(v for share in shares for v in share) == sorted(variants)
-    assert {("lif_run", "float32"), ("lif_run", "float64")} & set(shares[0])
-    assert {("lif_run", "float32"), ("lif_run", "float64")} & set(shares[1])
+def test_balance_keeps_a_loops_dtypes_together_and_pays_off():
+    variants = [(loop, dtype) for loop in jit._COMPILE_COST for dtype in ("float32", "float64")]
+    one_worker = jit._balance(variants, 1)
+    assert sorted(v for share in one_worker for v in share) == sorted(variants)
+    for share in one_worker:
+        assert len({loop for loop, _ in share}) * 2 == len(share)  # both dtypes of each loop
+    assert all(one_worker) and jit._makespan(one_worker) < jit._makespan(jit._balance(variants, 0))
+    # a single cheap loop is not worth a process: it stays here
+    assert jit._balance(variants[-2:], 1) == [variants[-2:], []]
 
 
 # -- processes ----------------------------------------------------------------------------

@@ -61,8 +61,16 @@ except ImportError as exc:  # ModuleNotFoundError, or a broken install (e.g. llv
 
 DTYPES = ("float32", "float64")
 
-#: Rough relative compile cost of each loop, to balance a concurrent warm-up.
-_COMPILE_COST = {"lif_run": 3.0, "reservoir_run": 3.0, "causal_convolution": 2.0, "binary_matmul": 1.0}
+#: Compile seconds of each loop (first dtype in a process, each further dtype), measured
+#: on one core of an x86-64 server; only their proportions matter, to balance a warm-up.
+#: A loop's first compile in a process pays one-time set-up (the reservoir's tanh: ~1.5 s),
+#: so both dtypes of a loop are compiled by the same process.
+_COMPILE_COST = {
+    "reservoir_run": (2.4, 0.9), "lif_run": (0.9, 0.8), "causal_convolution": (0.35, 0.3),
+    "binary_matmul": (0.15, 0.13), "binary_nonzeros": (0.15, 0.08),
+}
+#: Seconds for a worker process to start and import numba before it compiles anything.
+_WORKER_STARTUP = 0.6
 
 #: Longest a warm-up worker process may take, seconds.
 WORKER_TIMEOUT = 600.0
@@ -425,12 +433,15 @@ class JITBackend:
         start = time.perf_counter()
         pending = [v for v in dict.fromkeys(variants) if v not in self._compiled]
         report = {"seconds": 0.0, "processes": 0, "compiled_in_workers": []}
-        workers = min(os.cpu_count() or 1, len(pending)) - 1 if workers is None else workers
-        if concurrent and workers >= 1 and len(pending) > 1 and not numba.config.DISABLE_JIT:
+        if concurrent and (workers is None or workers >= 1) and len(pending) > 1 and not numba.config.DISABLE_JIT:
             with tempfile.TemporaryDirectory(prefix="neurojit-warmup-") as scratch:
                 folder = self.cache_directory or scratch
                 missing = [v for v in pending if not self.entry_path(*v, cache_directory=folder)[0].exists()]
-                shares = _balance(missing, workers + 1)
+                if workers is None:  # as many as pay off, at most one per other CPU
+                    most = max(0, min((os.cpu_count() or 1) - 1, len(missing) - 1))
+                    shares = min((_balance(missing, k) for k in range(most + 1)), key=_makespan)
+                else:
+                    shares = _balance(missing, workers)
                 mine, theirs = shares[0], [s for s in shares[1:] if s]
                 processes = [self._start_worker(share, folder) for share in theirs]
                 report["processes"] = len(processes)
@@ -477,14 +488,36 @@ def _wait(process: subprocess.Popen) -> bool:
     return process.returncode == 0
 
 
-def _balance(variants: list[tuple[str, str]], parts: int) -> list[list[tuple[str, str]]]:
-    """Split ``variants`` into ``parts`` shares of about equal compile cost (longest first)."""
-    shares: list[list[tuple[str, str]]] = [[] for _ in range(parts)]
-    loads = [0.0] * parts
-    for v in sorted(variants, key=lambda v: -_COMPILE_COST.get(v[0], 0.5)):
-        i = loads.index(min(loads))
-        shares[i].append(tuple(v))
-        loads[i] += _COMPILE_COST.get(v[0], 0.5)
+def _cost(share: list[tuple[str, str]]) -> float:
+    """Estimated seconds to compile ``share`` in one process (start-up not included)."""
+    total, seen = 0.0, set()
+    for loop, _ in share:
+        first, more = _COMPILE_COST.get(loop, (0.5, 0.4))
+        total += more if loop in seen else first
+        seen.add(loop)
+    return total
+
+
+def _makespan(shares: list[list[tuple[str, str]]]) -> float:
+    """Estimated wall time of a warm-up split into ``shares`` (the first one runs here, the others in workers)."""
+    return max([_cost(shares[0])] + [_WORKER_STARTUP + _cost(s) for s in shares[1:] if s])
+
+
+def _balance(variants: list[tuple[str, str]], workers: int) -> list[list[tuple[str, str]]]:
+    """Split ``variants`` between this process (share 0) and ``workers`` worker processes.
+
+    Longest-processing-time first over groups of one loop's dtypes (which share one-time
+    set-up), each group going to the share that would finish it soonest.
+    """
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for loop, dtype in variants:
+        groups.setdefault(loop, []).append((loop, dtype))
+    shares: list[list[tuple[str, str]]] = [[] for _ in range(workers + 1)]
+    loads = [0.0] + [_WORKER_STARTUP] * workers
+    for group in sorted(groups.values(), key=lambda g: -_cost(g)):
+        i = min(range(len(shares)), key=lambda k: loads[k] + _cost(group))
+        shares[i].extend(group)
+        loads[i] += _cost(group)
     return shares
 
 
