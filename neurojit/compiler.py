@@ -229,6 +229,7 @@ class JITCompiler:
             "cache_size_bytes": cache.cache_size(self.cache_directory),
             "max_cache_size": self.config.max_cache_size,
             "cache_stats": dict(jit_backend.stats) if jit_backend is not None else {},
+            "cache_problems": dict(jit_backend.cache_problems) if jit_backend is not None else {},
         }
 
     def benchmark_jit_performance(self, test_sizes: list = [100, 500, 1000], num_iterations: int = 5) -> dict[str, Any]:

@@ -303,7 +303,9 @@ def test_cache_folder_under_a_regular_file(tmp_path):
         x = (rng.random((2, 6, 4)) < 0.3).astype(np.float64)
         c.compile_convolution_kernel()(x, np.ones(2))  # a second loop: no second warning
     assert len(cache_warnings(record)) == 1
-    assert c.get_jit_info()["cache_size_bytes"] == 0
+    info = c.get_jit_info()
+    assert info["cache_size_bytes"] == 0
+    assert list(info["cache_problems"]) == ["write"] and "a-file" in info["cache_problems"]["write"]
 
 
 @pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="needs POSIX permissions and a non-root user")
@@ -356,6 +358,7 @@ def test_corrupt_cache_file(tmp_path, corruption):
         check_matmul(c)
     assert len(cache_warnings(record)) == 1
     assert c.get_jit_info()["cache_stats"]["compiles"] == 1
+    assert list(c.get_jit_info()["cache_problems"]) == ["corrupt"]
     # replaced by a good entry: the next process-like backend loads it without a word
     b = backend(tmp_path)
     assert b.loop(LOOP, "float64")(NON_BINARY) == -1 and b.stats == {"cache_hits": 1}
@@ -375,6 +378,7 @@ def test_cache_folder_deleted_while_running(tmp_path):
     c.clear_cache()
     check_matmul(c)
     assert len(entries(folder)) == 1
+    assert c.get_jit_info()["cache_problems"] == {}
 
 
 def test_no_disk_cache_writes_nothing(tmp_path):

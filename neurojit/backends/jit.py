@@ -197,7 +197,7 @@ class _DiskCache(_NumbaCacheBase):
             cres = CompileResult._rebuild(target_context, *payload)
         except OSError as exc:  # exists but unreadable: leave it alone
             self._backend._event("cache_misses", "cache miss: %s (unreadable: %s)", self._name, exc)
-            cache.warn_once(
+            self._backend._problem(
                 "read", folder,
                 f"neurojit could not read its JIT cache file {self._path} ({type(exc).__name__}: {exc}); "
                 "compiling in memory instead. Fix: make the folder readable, choose another "
@@ -207,7 +207,7 @@ class _DiskCache(_NumbaCacheBase):
         except Exception as exc:  # truncated, altered or foreign: replace it
             cache.remove_entry(self._path)
             self._backend._event("cache_misses", "cache miss: %s (corrupt entry removed: %s)", self._name, exc)
-            cache.warn_once(
+            self._backend._problem(
                 "corrupt", folder,
                 f"neurojit found a corrupt JIT cache file {self._path} ({type(exc).__name__}: {exc}); "
                 "it was removed and the kernel is compiled again. If this repeats, clear the cache "
@@ -227,7 +227,7 @@ class _DiskCache(_NumbaCacheBase):
         try:
             cache.write_entry(self._path, dumps((self._key, cres._reduce())))
         except Exception as exc:  # unwritable, vanished or full folder
-            cache.warn_once(
+            self._backend._problem(
                 "write", self._path.parent,
                 f"neurojit could not write its JIT cache in {self._path.parent} ({type(exc).__name__}: {exc}); "
                 "kernels are compiled in memory only. Fix: make the folder writable, choose another "
@@ -299,6 +299,9 @@ class JITBackend:
         ``"loop[dtype]"`` -> seconds to compile it, or to load it from the disk cache.
     stats : collections.Counter
         ``compiles`` (numba compiles run), ``cache_hits``, ``cache_misses``, ``evictions``.
+    cache_problems : dict
+        ``"read"``, ``"corrupt"`` or ``"write"`` -> the latest such problem with the disk cache
+        (each is also a :class:`~neurojit.cache.CacheWarning`, once per folder and process).
     """
 
     name = NAME
@@ -326,6 +329,7 @@ class JITBackend:
         self._stats_lock = threading.Lock()
         self.compilation_times: dict[str, float] = {}
         self.stats: collections.Counter = collections.Counter()
+        self.cache_problems: dict[str, str] = {}
 
     # -- logging and counters
 
@@ -336,6 +340,11 @@ class JITBackend:
         with self._stats_lock:
             self.stats[counter] += 1
         self._log(message, *args)
+
+    def _problem(self, kind: str, folder: Path, message: str) -> None:
+        with self._stats_lock:
+            self.cache_problems[kind] = message
+        cache.warn_once(kind, folder, message)
 
     def _evict(self) -> None:
         for path, size in cache.evict(self.cache_directory, self.max_cache_size):
