@@ -336,3 +336,15 @@ def test_kernels_accept_keywords(compiler, rng):
         kernel(inputs=u, input_weights=w_in, reservoir_weights=w_res, initial_states=x0, **kwargs),
         kernel(u, w_in, w_res, x0, **kwargs),
     )
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", SPIKING)
+def test_single_batch_row_large_population(compiler, name, dtype, rng):
+    """B = 1 with many neurons (the JIT backend's parallel compile splits neurons into blocks)."""
+    args, kwargs = make_args(name, rng, dtype, B=1, T=8, N=700, I=700, density=0.02)
+    args = list(args)
+    args[1] = (args[1] * 0.3).astype(dtype)  # keep some neurons below threshold
+    result = kernel_of(compiler, name)(*args, **kwargs)
+    expected = check_against_reference(name, result, args, kwargs, dtype)
+    assert 0 < expected.sum() < expected.size

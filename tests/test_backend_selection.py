@@ -1,0 +1,255 @@
+"""The one chooser: forcing each backend (NEUROJIT_BACKEND, in a fresh process), which backend
+actually ran, bad values, unavailable backends, numba hidden, and the fallback report."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+
+import neurojit
+from conftest import backend_params, backend_unavailable_reason, last_json_line, prime_fallback_report, run_python
+from neurojit import BackendUnavailableError, JITCompiler, JITConfig
+from neurojit.backends import aot, select
+
+# Runs one kernel and reports which backend's loops were really called (not just the label).
+PROBE = """
+import json, sys
+import numpy as np
+import neurojit
+import neurojit.backends.python as P
+import neurojit.backends.aot as A
+
+calls = []
+_python_loop = P.loop
+P.loop = lambda name, dtype: (calls.append("python"), _python_loop(name, dtype))[1]
+_aot_loop = A.AOTBackend.loop
+A.AOTBackend.loop = lambda self, name, dtype: (calls.append("aot"), _aot_loop(self, name, dtype))[1]
+if neurojit.NUMBA_AVAILABLE:
+    import neurojit.backends.jit as J
+    _jit_loop = J.JITBackend.loop
+    J.JITBackend.loop = lambda self, name, dtype: (calls.append("jit"), _jit_loop(self, name, dtype))[1]
+
+compiler = neurojit.JITCompiler(neurojit.JITConfig(cache_directory=CACHE))
+kernel = compiler.compile_spike_processing_kernel()
+rng = np.random.default_rng(1)
+spikes = (rng.random((2, 30, 8)) < 0.3).astype(np.float64)
+weights = rng.normal(0.2, 0.5, (8, 8))
+out = kernel(spikes, weights, 0.5, 1e-3)
+info = compiler.get_jit_info()
+print(json.dumps({
+    "setting": compiler.config.backend,
+    "kernel_backend": kernel.backend,
+    "info_backends": sorted({k["backend"] for k in info["kernels"].values()}),
+    "ran": sorted(set(calls)),
+    "compiled_functions": info["compiled_functions"],
+    "numba_available": neurojit.NUMBA_AVAILABLE,
+    "numba_module": repr(sys.modules.get("numba", "absent"))[:20],
+    "spikes": int(out.sum()),
+}))
+"""
+
+
+def probe(tmp_path, cache_dir, env=None, hide_numba=False, prelude=""):
+    code = f"CACHE = {str(cache_dir)!r}\n{prelude}\n{PROBE}"
+    result = run_python(code, env=env, hide_numba=hide_numba, tmp_path=tmp_path)
+    return last_json_line(result.stdout), result
+
+
+@pytest.mark.parametrize("backend", backend_params())
+def test_forced_backend_is_the_one_that_runs(backend, tmp_path, cache_dir):
+    report, _ = probe(tmp_path, cache_dir, env={"NEUROJIT_BACKEND": backend})
+    assert report["setting"] == backend
+    assert report["kernel_backend"] == backend
+    assert report["info_backends"] == [backend]
+    assert report["ran"] == [backend], f"loops of {report['ran']} ran, expected only {backend}"
+    if backend == "jit":
+        assert "lif_run[float64]" in report["compiled_functions"]
+    else:
+        assert report["compiled_functions"] == []
+    assert report["spikes"] > 0
+
+
+def test_environment_value_is_case_and_space_insensitive(tmp_path, cache_dir):
+    report, _ = probe(tmp_path, cache_dir, env={"NEUROJIT_BACKEND": "  Python "})
+    assert report["kernel_backend"] == "python"
+    assert report["ran"] == ["python"]
+
+
+def test_bad_environment_value_warns_and_means_auto(tmp_path, cache_dir):
+    report, result = probe(tmp_path, cache_dir, env={"NEUROJIT_BACKEND": "gpu"})
+    assert "NEUROJIT_BACKEND='gpu'" in result.stderr and "RuntimeWarning" in result.stderr
+    assert report["setting"] == "auto"
+    expected = "aot" if backend_unavailable_reason("aot") is None else ("jit" if neurojit.NUMBA_AVAILABLE else "python")
+    assert report["kernel_backend"] == expected
+    assert report["ran"] == [expected]
+
+
+def test_bad_environment_value_in_process(monkeypatch):
+    monkeypatch.setenv("NEUROJIT_BACKEND", "fortran")
+    with pytest.warns(RuntimeWarning, match=r"NEUROJIT_BACKEND='fortran' is not one of auto, aot, jit, python"):
+        config = JITConfig()
+    assert config.backend == "auto"
+
+
+def test_environment_sets_only_the_default(monkeypatch):
+    """An explicit JITConfig(backend=...) wins over NEUROJIT_BACKEND."""
+    monkeypatch.setenv("NEUROJIT_BACKEND", "jit" if neurojit.NUMBA_AVAILABLE else "python")
+    assert JITConfig(backend="python").backend == "python"
+    assert JITConfig().backend == ("jit" if neurojit.NUMBA_AVAILABLE else "python")
+
+
+# -- unavailable backends --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("manifest", ["missing", "corrupt"])
+def test_forced_aot_unavailable_raises_clear_error(monkeypatch, tmp_path, cache_dir, manifest):
+    """AOT not built (no manifest) or broken (unreadable manifest): forcing it raises, saying why."""
+    path = tmp_path / "_aot_manifest.json"
+    if manifest == "corrupt":
+        path.write_text("{not json")
+    monkeypatch.setattr(aot, "MANIFEST", path)
+    monkeypatch.setattr(select, "aot_status", aot.load)  # uncached, sees the patched manifest
+    with pytest.raises(BackendUnavailableError) as info:
+        JITCompiler(JITConfig(backend="aot", cache_directory=str(cache_dir)))
+    message = str(info.value)
+    assert message.startswith("backend 'aot' was requested but")
+    assert ("not built" if manifest == "missing" else "unreadable") in message
+    assert "build_aot.py" in message, "the message says how to fix it"
+
+
+def test_forced_aot_in_process_matches_availability(cache_dir):
+    status = select.aot_status()
+    if status.backend is None:
+        with pytest.raises(BackendUnavailableError, match="backend 'aot' was requested"):
+            JITCompiler(JITConfig(backend="aot", cache_directory=str(cache_dir)))
+    else:
+        compiler = JITCompiler(JITConfig(backend="aot", cache_directory=str(cache_dir)))
+        assert compiler.compile_convolution_kernel().backend == "aot"
+        assert compiler.get_jit_info()["aot_variant"] == status.backend.variant
+
+
+def test_aot_not_built_message(monkeypatch, tmp_path):
+    """No manifest at all: 'not built', with the fix, and it is an absence, not a fault."""
+    monkeypatch.setattr(aot, "MANIFEST", tmp_path / "missing_manifest.json")
+    status = aot.load()
+    assert status.backend is None and not status.problem
+    assert "not built" in status.reason and "build_aot.py" in status.reason
+
+
+def test_forced_jit_without_numba_raises(tmp_path, cache_dir):
+    code = f"""
+import neurojit
+assert not neurojit.NUMBA_AVAILABLE
+try:
+    neurojit.JITCompiler(neurojit.JITConfig(backend="jit", cache_directory={str(cache_dir)!r}))
+except neurojit.BackendUnavailableError as exc:
+    print("ERROR:", exc)
+"""
+    result = run_python(code, hide_numba=True, tmp_path=tmp_path)
+    assert "ERROR: backend 'jit' was requested but numba is not usable" in result.stdout
+    assert "pip install 'neurojit[jit]'" in result.stdout
+
+
+def test_forced_jit_by_environment_without_numba_raises(tmp_path, cache_dir):
+    result = run_python(
+        f"CACHE = {str(cache_dir)!r}\n{PROBE}", env={"NEUROJIT_BACKEND": "jit"}, hide_numba=True,
+        tmp_path=tmp_path, check=False,
+    )
+    assert result.returncode != 0
+    assert "BackendUnavailableError" in result.stderr and "numba" in result.stderr
+
+
+def test_import_without_numba_uses_aot_or_python(tmp_path, cache_dir):
+    """`import neurojit` works with numba unimportable, and then uses AOT if built, else Python."""
+    report, result = probe(tmp_path, cache_dir, hide_numba=True)
+    assert report["numba_available"] is False
+    assert report["numba_module"] == "None", "numba must stay unimported (the sitecustomize blocks it)"
+    expected = "aot" if backend_unavailable_reason("aot") is None else "python"
+    assert report["kernel_backend"] == expected
+    assert report["ran"] == [expected]
+    assert report["spikes"] > 0
+
+
+def test_python_fallback_without_numba_or_aot_is_logged_once(tmp_path):
+    """Neither AOT nor numba: the NumPy kernels, and one INFO line saying why and how to fix it."""
+    code = """
+import logging, json
+logging.basicConfig(level=logging.INFO, format="LOG %(name)s %(levelname)s %(message)s")
+import neurojit
+from neurojit.backends import select, aot
+select.aot_status = lambda: aot.AOTStatus(None, "AOT kernels are not built in this install; " + aot.BUILD_HINT)
+compilers = [neurojit.JITCompiler(neurojit.JITConfig(cache_compiled_functions=False)) for _ in range(3)]
+print(json.dumps(sorted({c.compile_reservoir_run_kernel().backend for c in compilers})))
+"""
+    result = run_python(code, hide_numba=True, tmp_path=tmp_path)
+    assert last_json_line(result.stdout) == ["python"]
+    lines = [line for line in result.stderr.splitlines() if line.startswith("LOG neurojit")]
+    assert len(lines) == 1, result.stderr
+    assert "using the NumPy kernels" in lines[0] and "INFO" in lines[0]
+    assert "pip install 'neurojit[jit]'" in lines[0] and "build_aot.py" in lines[0]
+
+
+def test_broken_aot_warns_once_and_falls_back(tmp_path, cache_dir):
+    """A broken AOT install (corrupt manifest) is one FallbackWarning per process, with the fix."""
+    bad = tmp_path / "_aot_manifest.json"
+    bad.write_text("{not json")
+    code = f"""
+import warnings, json
+from pathlib import Path
+import neurojit
+from neurojit.backends import aot
+aot.MANIFEST = Path({str(bad)!r})
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    backends = [neurojit.JITCompiler(neurojit.JITConfig(cache_directory={str(cache_dir)!r})).compile_convolution_kernel().backend
+                for _ in range(3)]
+print(json.dumps({{"backends": sorted(set(backends)),
+                  "warnings": [(w.category.__name__, str(w.message)) for w in caught]}}))
+"""
+    report = last_json_line(run_python(code).stdout)
+    assert report["backends"] == (["jit"] if neurojit.NUMBA_AVAILABLE else ["python"])
+    fallbacks = [message for category, message in report["warnings"] if category == "FallbackWarning"]
+    assert len(fallbacks) == 1, report["warnings"]
+    assert "unreadable" in fallbacks[0] and "build_aot.py" in fallbacks[0]
+
+
+@pytest.mark.skipif(not neurojit.NUMBA_AVAILABLE, reason="needs numba for the JIT fallback")
+def test_jit_fallback_is_logged_once_in_process(monkeypatch, caplog, cache_dir):
+    """AOT absent, numba present: JIT, with one log record on logger 'neurojit' however many compilers."""
+    monkeypatch.setattr(select, "aot_status", lambda: aot.AOTStatus(None, "AOT kernels are not built (test)"))
+    select._report_once.cache_clear()
+    try:
+        with caplog.at_level(logging.INFO, logger="neurojit"):
+            compilers = [JITCompiler(JITConfig(cache_directory=str(cache_dir))) for _ in range(3)]
+        assert {c.compile_spike_processing_kernel().backend for c in compilers} == {"jit"}
+        records = [r for r in caplog.records if r.name == "neurojit" and "using JIT kernels" in r.getMessage()]
+        assert len(records) == 1
+        assert "AOT kernels are not built (test)" in records[0].getMessage()
+        assert records[0].levelno == logging.INFO
+    finally:
+        monkeypatch.undo()
+        select._report_once.cache_clear()
+        prime_fallback_report()
+
+
+def test_enable_jit_false_means_no_compilation(cache_dir):
+    compiler = JITCompiler(JITConfig(enable_jit=False, cache_directory=str(cache_dir)))
+    expected = "aot" if backend_unavailable_reason("aot") is None else "python"
+    kernel = compiler.compile_matrix_multiply_kernel()
+    assert kernel.backend == expected
+    rng = np.random.default_rng(3)
+    a = (rng.random((5, 50)) < 0.05).astype(np.float32)
+    b = rng.standard_normal((50, 3)).astype(np.float32)
+    np.testing.assert_allclose(kernel(a, b), a.astype(np.float64) @ b, rtol=1e-5, atol=1e-5)
+    assert compiler.get_jit_info()["compiled_functions"] == []
+
+
+@pytest.mark.skipif(backend_unavailable_reason("aot") is not None, reason="AOT backend not built")
+def test_aot_reports_options_it_cannot_honour(cache_dir):
+    compiler = JITCompiler(JITConfig(backend="aot", enable_fastmath=True, cache_directory=str(cache_dir)))
+    notes = compiler.get_jit_info()["options_not_honoured"]
+    assert any("enable_fastmath" in note for note in notes)
+    plain = JITCompiler(JITConfig(backend="aot", cache_directory=str(cache_dir)))
+    assert not any("enable_fastmath" in note for note in plain.get_jit_info()["options_not_honoured"])
