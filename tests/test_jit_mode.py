@@ -24,6 +24,7 @@ import pytest
 from conftest import run_python
 from neurojit import JITCompiler, JITConfig, cache
 from neurojit.backends import jit
+from neurojit.kernels import lif, reservoir
 
 pytestmark = pytest.mark.skipif(not jit.NUMBA_AVAILABLE, reason="numba is not installed")
 
@@ -106,13 +107,13 @@ def test_parallel_kernels_from_many_threads_under_workqueue(cache_dir):
 # -- parallel loops equal serial ones -----------------------------------------------------
 
 
-def random_case(rng, batch, dtype, n=150, inputs=90, steps=25):
-    """Spikes into ``inputs`` and into ``n`` neurons, weights, initial states (n > BLOCK: several blocks)."""
+def random_case(rng, batch, dtype, n, inputs=90, steps=20):
+    """Spikes into ``inputs`` and into ``n`` neurons, weights, initial states."""
     return {
         "input_spikes": (rng.random((batch, steps, inputs)) < 0.1).astype(dtype),
         "spikes": (rng.random((batch, steps, n)) < 0.1).astype(dtype),
         "w_in": (rng.standard_normal((inputs, n)) * 0.5).astype(dtype),
-        "w_rec": (rng.standard_normal((n, n)) * 0.3).astype(dtype),
+        "w_rec": (rng.standard_normal((n, n)) * 0.3 / np.sqrt(n / 150)).astype(dtype),
         "states": (rng.standard_normal((batch, n)) * 0.1).astype(dtype),
         "taps": np.linspace(1, 0.2, 5).astype(dtype),
     }
@@ -121,7 +122,9 @@ def random_case(rng, batch, dtype, n=150, inputs=90, steps=25):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
 @pytest.mark.parametrize("batch", [1, 3], ids=["B1-neuron-blocks", "B3-batch-rows"])
 def test_parallel_loops_give_exactly_the_serial_results(serial_and_parallel, batch, dtype):
-    x = random_case(np.random.default_rng(batch), batch, dtype)
+    # B=1 large enough for the neuron-block path of a parallel compile, with a partial last block
+    n = max(lif.MIN_BLOCKED, reservoir.MIN_BLOCKED) + lif.BLOCK // 3 if batch == 1 else 150
+    x = random_case(np.random.default_rng(batch), batch, dtype, n)
     outputs = {}
     for parallel, c in serial_and_parallel.items():
         outputs[parallel] = [
@@ -135,6 +138,10 @@ def test_parallel_loops_give_exactly_the_serial_results(serial_and_parallel, bat
         assert spikes.any() and not spikes.all()  # a real test: some spikes, not all
     for serial, parallel in zip(outputs[False], outputs[True]):
         np.testing.assert_array_equal(parallel, serial)
+    python = JITCompiler(JITConfig(backend="python"))
+    np.testing.assert_array_equal(
+        outputs[True][0], python.compile_lif_network_kernel()(x["input_spikes"], x["w_in"], x["w_rec"], 0.8, 1e-3))
+    np.testing.assert_array_equal(outputs[True][4], python.compile_convolution_kernel()(x["spikes"], x["taps"]))
 
 
 def test_parallel_compiler_really_compiles_parallel_loops(serial_and_parallel):

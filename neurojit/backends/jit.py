@@ -6,8 +6,9 @@ signature from :mod:`neurojit.kernels.signatures` and the options of the
 :class:`~neurojit.config.JITConfig` (fastmath, parallel loops, disk cache). Compiled
 loops release the GIL (``nogil=True``).
 
-For parallel loops the loop's ``prange`` global is rebound to ``numba.prange`` in a
-private copy of the function; the loop modules themselves are never changed.
+For parallel loops the loop's ``prange`` global is rebound to ``numba.prange`` and its
+``PARALLEL`` global to True in a private copy of the function (numba freezes globals as
+constants, so the unused path is compiled away); the loop modules are never changed.
 
 The disk cache is neurojit's own (files and layout in :mod:`neurojit.cache`), plugged
 into numba's dispatcher in place of numba's ``cache=True`` machinery: no locator, so
@@ -384,12 +385,14 @@ class JITBackend:
         name = f"{loop}[{dtype}]"
         if numba.config.DISABLE_JIT:  # NUMBA_DISABLE_JIT=1: the loop runs as plain Python
             return source
-        # A private copy whose globals see numba.prange (the loop module keeps ``range``).
-        func = types.FunctionType(
-            source.__code__, dict(source.__globals__, prange=numba.prange), source.__name__, source.__defaults__
-        )
         # Only loops that have a prange are compiled parallel (others would warn and gain nothing).
         parallel = self.parallel and "prange" in source.__code__.co_names
+        # A private copy whose globals see numba.prange and PARALLEL (the loop module keeps
+        # ``range`` and False, so the plain-Python and AOT builds run the serial path).
+        func = types.FunctionType(
+            source.__code__, dict(source.__globals__, prange=numba.prange, PARALLEL=parallel),
+            source.__name__, source.__defaults__,
+        )
         tag = options_tag(self.fastmath, parallel)
         func.__qualname__ = f"{source.__qualname__}-{dtype}-{tag}"
         func.__module__ = source.__module__

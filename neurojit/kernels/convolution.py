@@ -6,23 +6,25 @@ Each spike scatters the ``K`` taps forward in time, so the cost is proportional 
 ``spikes x K`` rather than ``B x T x N x K``. Every output element receives its terms in
 order of increasing source time (decreasing ``k``).
 
-Parallel loops (``prange``): batch rows are independent; with a single batch row the
-channels are split into blocks of ``BLOCK`` instead (channels are independent too, and
-each output element receives its terms in the same order either way).
+Parallel loops: batch rows are independent (``prange`` over ``b``). With a single batch
+row, a parallel compile (``PARALLEL``) splits the channels into blocks of ``BLOCK``
+instead (channels are independent too, and each output element receives its terms in
+the same order either way).
 """
 
 import numpy as np
 
 prange = range  # rebound to numba.prange by the JIT backend
 
-BLOCK = 64  # channels per parallel work item when there is one batch row
+PARALLEL = False  # True in the JIT backend's parallel compile (with prange = numba.prange)
+BLOCK = 256  # channels per parallel work item when there is one batch row
 
 
 def causal_convolution(spikes, taps, out):
     """Filter ``spikes[B, T, N]`` with ``taps[K]`` into ``out[B, T, N]``."""
     n_batch, n_steps, n_channels = spikes.shape
     n_taps = taps.shape[0]
-    if n_batch == 1:
+    if PARALLEL and n_batch == 1:
         n_blocks = (n_channels + BLOCK - 1) // BLOCK
         for block in prange(n_blocks):
             lo = block * BLOCK

@@ -17,24 +17,27 @@ input grows with the number of spikes, not with the size of the weight matrices.
 The current is accumulated in the array's own dtype, row by row in ascending order, so
 the NumPy backend (which sums the same rows in the same order) agrees bit for bit.
 
-Parallel loops (``prange``): batch rows are independent; with a single batch row the
-neurons are split into blocks of ``BLOCK`` instead, one ``prange`` per time step (the
-spiking presynaptic indices are gathered first). Every neuron still receives the same
-terms in the same order, so both paths give identical results, serial or parallel.
+Parallel loops: batch rows are independent (``prange`` over ``b``). With a single batch
+row of at least ``MIN_BLOCKED`` neurons, a parallel compile (``PARALLEL``) splits the
+neurons into blocks of ``BLOCK`` instead, one ``prange`` per time step (the spiking
+presynaptic indices are gathered first). Every neuron receives the same terms in the
+same order on both paths, so the results are identical.
 """
 
 import numpy as np
 
 prange = range  # rebound to numba.prange by the JIT backend
 
-BLOCK = 64  # neurons per parallel work item when there is one batch row
+PARALLEL = False  # True in the JIT backend's parallel compile (with prange = numba.prange)
+BLOCK = 256  # neurons per parallel work item when there is one batch row
+MIN_BLOCKED = 1024  # below this a parallel launch per time step costs more than it saves
 
 
 def lif_run(spikes, input_weights, recurrent_weights, recurrent, thresholds, decay, v_reset, out):
     """Run the LIF population over ``spikes[B, T, I]`` and write ``out[B, T, N]`` (0/1)."""
     n_batch, n_steps, n_inputs = spikes.shape
     n_neurons = thresholds.shape[0]
-    if n_batch == 1:
+    if PARALLEL and n_batch == 1 and n_neurons >= MIN_BLOCKED:
         v = np.zeros_like(thresholds)
         current = np.zeros_like(thresholds)
         active = np.empty(n_inputs + n_neurons, dtype=np.int64)
@@ -54,24 +57,26 @@ def lif_run(spikes, input_weights, recurrent_weights, recurrent, thresholds, dec
             for block in prange(n_blocks):
                 lo = block * BLOCK
                 hi = min(lo + BLOCK, n_neurons)
-                for i in range(lo, hi):
-                    current[i] = 0
+                # views indexed from 0: numba then vectorises the inner loops
+                cur, vb, th, spiked = current[lo:hi], v[lo:hi], thresholds[lo:hi], out[0, t, lo:hi]
+                for i in range(hi - lo):
+                    cur[i] = 0
                 for a in range(n_in):
-                    j = active[a]
-                    for i in range(lo, hi):
-                        current[i] += input_weights[j, i]
+                    row = input_weights[active[a], lo:hi]
+                    for i in range(hi - lo):
+                        cur[i] += row[i]
                 for a in range(n_in, n_all):
-                    j = active[a]
-                    for i in range(lo, hi):
-                        current[i] += recurrent_weights[j, i]
-                for i in range(lo, hi):
-                    vi = v[i] * decay + current[i]
-                    if vi > thresholds[i]:
-                        out[0, t, i] = 1
+                    row = recurrent_weights[active[a], lo:hi]
+                    for i in range(hi - lo):
+                        cur[i] += row[i]
+                for i in range(hi - lo):
+                    vi = vb[i] * decay + cur[i]
+                    if vi > th[i]:
+                        spiked[i] = 1
                         vi = v_reset
                     else:
-                        out[0, t, i] = 0
-                    v[i] = vi
+                        spiked[i] = 0
+                    vb[i] = vi
         return
     for b in prange(n_batch):
         v = np.zeros_like(thresholds)
