@@ -10,5 +10,9 @@ from .backends.select import BackendUnavailableError, FallbackWarning
 from .cache import CacheWarning
 from .performance.jit_compilation import *  # noqa: F401,F403
 from .performance.jit_compilation import __all__ as _api
+from .models import EchoStateNetwork, LiquidStateMachine
 
-__all__ = ["__version__", "BackendUnavailableError", "FallbackWarning", "CacheWarning", *_api]
+__all__ = [
+    "__version__", "BackendUnavailableError", "FallbackWarning", "CacheWarning", *_api,
+    "EchoStateNetwork", "LiquidStateMachine",
+]

@@ -1,0 +1,352 @@
+"""Liquid State Machine: a recurrent LIF reservoir on the compiled network kernel, with a ridge readout."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from .readout import RidgeReadout
+
+__all__ = ["LiquidStateMachine", "LSMState", "NeuronState"]
+
+
+@dataclass
+class NeuronState:
+    """Membrane potentials and last spikes of a batch of LIF populations.
+
+    Attributes
+    ----------
+    v : numpy.ndarray, shape (B, N)
+        Membrane potentials after the last step (after reset).
+    spikes : numpy.ndarray, shape (B, N)
+        Spikes (0/1) emitted at the last step; they drive the recurrent input of the next.
+    """
+
+    v: np.ndarray
+    spikes: np.ndarray
+
+
+@dataclass
+class LSMState:
+    """What :meth:`LiquidStateMachine.step` carries from one step to the next.
+
+    Attributes
+    ----------
+    neuron_state : NeuronState
+    input_weights : numpy.ndarray, shape (I, N)
+        ``input_weights[j, i]``: input channel ``j`` to neuron ``i`` (the model's own array).
+    reservoir_weights : numpy.ndarray, shape (N, N)
+        ``reservoir_weights[j, i]``: neuron ``j`` to neuron ``i`` (the model's own array).
+    t : float
+        Simulated time at the end of the last step (seconds).
+    """
+
+    neuron_state: NeuronState
+    input_weights: np.ndarray
+    reservoir_weights: np.ndarray
+    t: float = 0.0
+
+
+def _as_batch(name: str, spikes: Any, n_inputs: int) -> tuple[np.ndarray, bool]:
+    """``spikes`` as (B, T, I); the flag says a (T, I) array was given."""
+    array = np.asarray(spikes)
+    if array.ndim == 2:
+        array, single = array[None], True
+    else:
+        single = False
+    if array.ndim != 3 or array.shape[2] != n_inputs:
+        raise ValueError(f"{name} must be (B, T, {n_inputs}) or (T, {n_inputs}), got shape {np.shape(spikes)}")
+    return array, single
+
+
+class LiquidStateMachine:
+    """Recurrent leaky integrate-and-fire network driven by spike trains, with a trained readout.
+
+    The liquid is ``n_neurons`` LIF neurons (the neuron of ``spike_processing``, see the
+    README) with sparse random input and recurrent weights; a fraction
+    ``excitatory_fraction`` of the neurons are excitatory (all outgoing weights >= 0), the
+    rest inhibitory (<= 0). :meth:`run` simulates a whole batch of sequences in one call
+    of the compiled ``lif_network_run`` kernel (no Python loop over time); :meth:`step`
+    advances a :class:`LSMState` by one step with exactly the same arithmetic.
+
+    Readout features are the spike trains filtered by the ``convolution`` kernel
+    (exponential traces with time constant ``feature_tau``, or spike counts in bins),
+    sampled at the end of each of ``n_bins`` equal time bins. The readout is ridge
+    regression onto one-hot class targets; :meth:`predict` returns the arg-max class.
+
+    Parameters
+    ----------
+    n_inputs : int
+        Input channels ``I``.
+    n_neurons : int
+        Liquid size ``N``.
+    dt, tau : float
+        Time step and membrane time constant (seconds).
+    threshold : float
+        Firing threshold (the same for every neuron).
+    v_reset : float
+        Membrane potential after a spike.
+    input_connectivity, connectivity : float in (0, 1]
+        Probability of an input->neuron and of a neuron->neuron synapse (no self-synapses).
+    input_weight : float
+        Input synapses are uniform in ``[0.5, 1.5] * input_weight``.
+    recurrent_weight : float
+        Excitatory synapses are uniform in ``[0.5, 1.5] * recurrent_weight``.
+    inhibition : float
+        Inhibitory synapses are ``-inhibition`` times an excitatory draw.
+    excitatory_fraction : float in [0, 1]
+    noise_rate : float
+        Rate (Hz) of independent background Poisson spikes into every neuron, each adding
+        ``noise_weight`` to its membrane; 0 (default) for a deterministic liquid. The
+        background spikes are drawn from ``key`` (see :meth:`run` and :meth:`step`).
+    noise_weight : float
+    features : {"traces", "counts"}
+        Exponentially filtered spike trains, or spike counts per bin.
+    feature_tau : float
+        Time constant of the traces (seconds).
+    n_bins : int
+        Feature sampling points per sequence (ends of equal bins).
+    ridge : float
+        Readout regularisation.
+    seed : int, numpy.random.Generator or None
+        Source of the weights (and of background noise when no ``key`` is given).
+    dtype : numpy dtype
+        float64 (default) or float32.
+    compiler : JITCompiler, optional
+        Supplies the kernels; the global compiler when omitted.
+    """
+
+    def __init__(
+        self,
+        n_inputs: int = 40,
+        n_neurons: int = 200,
+        *,
+        dt: float = 1e-3,
+        tau: float = 0.02,
+        threshold: float = 1.0,
+        v_reset: float = 0.0,
+        input_connectivity: float = 0.2,
+        connectivity: float = 0.1,
+        input_weight: float = 0.6,
+        recurrent_weight: float = 0.1,
+        inhibition: float = 4.0,
+        excitatory_fraction: float = 0.8,
+        noise_rate: float = 0.0,
+        noise_weight: float = 0.5,
+        features: str = "traces",
+        feature_tau: float = 0.03,
+        n_bins: int = 5,
+        ridge: float = 10.0,
+        seed: int | np.random.Generator | None = 0,
+        dtype: Any = np.float64,
+        compiler: Any = None,
+    ):
+        if n_inputs < 1 or n_neurons < 1 or n_bins < 1:
+            raise ValueError("n_inputs, n_neurons and n_bins must be >= 1")
+        for name, value in (("dt", dt), ("tau", tau), ("feature_tau", feature_tau)):
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be finite and positive, got {value}")
+        for name, value in (("input_connectivity", input_connectivity), ("connectivity", connectivity)):
+            if not 0 < value <= 1:
+                raise ValueError(f"{name} must be in (0, 1], got {value}")
+        if not 0 <= excitatory_fraction <= 1:
+            raise ValueError(f"excitatory_fraction must be in [0, 1], got {excitatory_fraction}")
+        if noise_rate < 0:
+            raise ValueError(f"noise_rate must be >= 0, got {noise_rate}")
+        if features not in ("traces", "counts"):
+            raise ValueError(f"features must be 'traces' or 'counts', got {features!r}")
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in (np.float32, np.float64):
+            raise ValueError(f"dtype must be float32 or float64, got {self.dtype}")
+        if compiler is None:
+            from ..compiler import get_global_compiler
+
+            compiler = get_global_compiler()
+        self.compiler = compiler
+        self._network = compiler.compile_lif_network_kernel()
+        self._convolution = compiler.compile_convolution_kernel()
+        self.n_inputs, self.n_neurons = int(n_inputs), int(n_neurons)
+        self.dt, self.tau = float(dt), float(tau)
+        self.threshold, self.v_reset = float(threshold), float(v_reset)
+        self.noise_rate, self.noise_weight = float(noise_rate), float(noise_weight)
+        self.features, self.feature_tau, self.n_bins = features, float(feature_tau), int(n_bins)
+
+        rng = np.random.default_rng(seed)
+        n, i = self.n_neurons, self.n_inputs
+        w_in = np.where(rng.random((i, n)) < input_connectivity, rng.uniform(0.5, 1.5, (i, n)), 0.0) * input_weight
+        mask = rng.random((n, n)) < connectivity
+        np.fill_diagonal(mask, False)
+        w_rec = np.where(mask, rng.uniform(0.5, 1.5, (n, n)), 0.0) * recurrent_weight
+        self.excitatory = np.arange(n) < round(excitatory_fraction * n)
+        w_rec[~self.excitatory] *= -inhibition  # rows are presynaptic: Dale's law per row
+        self.input_weights = w_in.astype(self.dtype)
+        self.reservoir_weights = w_rec.astype(self.dtype)
+        self._noise_rng = np.random.default_rng(rng.integers(2**63))
+        self.readout = RidgeReadout(ridge)
+        self.classes_: np.ndarray | None = None
+
+    # -- simulation -----------------------------------------------------------------------
+
+    @property
+    def _driven_weights(self) -> np.ndarray:
+        """Input weights with one extra row per neuron for background spikes (when noisy)."""
+        if self.noise_rate == 0:
+            return self.input_weights
+        noise = np.eye(self.n_neurons, dtype=self.dtype) * self.dtype.type(self.noise_weight)
+        return np.vstack([self.input_weights, noise])
+
+    def _noise_generator(self, key: int | np.random.Generator | None) -> np.random.Generator:
+        if key is None:
+            return self._noise_rng
+        return key if isinstance(key, np.random.Generator) else np.random.default_rng(key)
+
+    def run(self, input_spikes: Any, key: int | np.random.Generator | None = None) -> np.ndarray:
+        """Simulate the liquid over whole sequences in one kernel call.
+
+        Parameters
+        ----------
+        input_spikes : array_like, shape (B, T, I) or (T, I)
+            Input spikes (non-zero = spike); each batch row starts from rest (``v = 0``).
+        key : int, numpy.random.Generator or None
+            Only used when ``noise_rate > 0``: the source of the background spikes, drawn
+            as ``key.random((T, B, N)) < noise_rate * dt`` (step by step, in the order
+            :meth:`step` draws them). ``None`` uses the model's own generator.
+
+        Returns
+        -------
+        numpy.ndarray, shape (B, T, N) or (T, N)
+            Liquid spikes, 0/1, in the model's dtype.
+        """
+        spikes, single = _as_batch("input_spikes", input_spikes, self.n_inputs)
+        spikes = spikes.astype(self.dtype)
+        if self.noise_rate > 0:
+            batch, steps, _ = spikes.shape
+            rng = self._noise_generator(key)
+            noise = rng.random((steps, batch, self.n_neurons)) < self.noise_rate * self.dt
+            spikes = np.concatenate([spikes, noise.transpose(1, 0, 2).astype(self.dtype)], axis=2)
+        out = self._network(
+            spikes, self._driven_weights, self.reservoir_weights, self.threshold, self.dt, self.tau, self.v_reset
+        )
+        return out[0] if single else out
+
+    def init_state(self, batch_size: int = 1) -> LSMState:
+        """A state at rest (``v = 0``, no spikes) for ``batch_size`` independent liquids, at ``t = 0``."""
+        zeros = np.zeros((batch_size, self.n_neurons), self.dtype)
+        return LSMState(NeuronState(zeros, zeros.copy()), self.input_weights, self.reservoir_weights, 0.0)
+
+    def step(
+        self, state: LSMState, input_spikes: Any, dt: float, t: float, key: int | np.random.Generator | None = None
+    ) -> LSMState:
+        """Advance ``state`` by one step of length ``dt``; returns a new state.
+
+        The update is the one :meth:`run` computes (same order of additions, so the spikes
+        agree exactly): ``v = v * exp(-dt/tau) + input_spikes @ input_weights +
+        spikes_prev @ reservoir_weights``; neurons with ``v > threshold`` spike and are reset.
+
+        Parameters
+        ----------
+        state : LSMState
+            Uses ``state.neuron_state`` and the weights it carries.
+        input_spikes : array_like, shape (B, I), or (I,) when B = 1
+        dt : float
+            Step length (seconds); the membrane decays by ``exp(-dt / tau)``.
+        t : float
+            Time at the start of the step; the returned state has ``t + dt``. The dynamics
+            do not depend on it.
+        key : int, numpy.random.Generator or None
+            Only used when ``noise_rate > 0``: background spikes are
+            ``key.random((B, N)) < noise_rate * dt``. Pass the same Generator to successive
+            steps to reproduce :meth:`run` with that Generator. ``None`` uses the model's
+            own generator.
+
+        Returns
+        -------
+        LSMState
+        """
+        v_prev, spikes_prev = state.neuron_state.v, state.neuron_state.spikes
+        batch = v_prev.shape[0]
+        inputs = np.asarray(input_spikes)
+        if inputs.ndim == 1:
+            inputs = inputs[None]
+        if inputs.shape != (batch, state.input_weights.shape[0]):
+            raise ValueError(
+                f"input_spikes must be ({batch}, {state.input_weights.shape[0]}), got {np.shape(input_spikes)}"
+            )
+        dt = float(dt)
+        if not (math.isfinite(dt) and dt > 0):
+            raise ValueError(f"dt must be finite and positive, got {dt}")
+        dtype = self.dtype
+        decay = dtype.type(math.exp(-dt / self.tau))
+        active = inputs != 0
+        w_in = state.input_weights.astype(dtype, copy=False)
+        if self.noise_rate > 0:
+            noise = self._noise_generator(key).random((batch, self.n_neurons)) < self.noise_rate * dt
+            active = np.concatenate([active, noise], axis=1)
+            w_in = np.vstack([w_in, np.eye(self.n_neurons, dtype=dtype) * dtype.type(self.noise_weight)])
+        w_rec = state.reservoir_weights.astype(dtype, copy=False)
+        current = np.empty_like(v_prev)
+        for b in range(batch):  # same rows, same ascending order as the kernel
+            rows = np.concatenate([w_in[active[b]], w_rec[spikes_prev[b] != 0]])
+            current[b] = np.add.reduce(rows, axis=0) if rows.shape[0] else 0
+        v = v_prev * decay + current
+        fired = v > dtype.type(self.threshold)
+        v[fired] = dtype.type(self.v_reset)
+        neuron_state = NeuronState(v, fired.astype(dtype))
+        return replace(state, neuron_state=neuron_state, t=float(t) + dt)
+
+    # -- readout --------------------------------------------------------------------------
+
+    def _feature_taps(self, n_steps: int) -> np.ndarray:
+        if self.features == "counts":
+            return np.ones(max(1, n_steps // self.n_bins), self.dtype)
+        length = max(1, min(n_steps, int(math.ceil(5 * self.feature_tau / self.dt))))
+        return np.exp(-np.arange(length) * self.dt / self.feature_tau).astype(self.dtype)
+
+    def features_from_spikes(self, liquid_spikes: np.ndarray) -> np.ndarray:
+        """Readout features ``[B, n_bins * N]`` of liquid spikes ``[B, T, N]`` (see the class notes)."""
+        liquid_spikes = np.asarray(liquid_spikes)
+        steps = liquid_spikes.shape[1]
+        if steps < self.n_bins:
+            raise ValueError(f"sequences need at least n_bins = {self.n_bins} steps, got {steps}")
+        filtered = self._convolution(liquid_spikes, self._feature_taps(steps))
+        ends = (np.arange(1, self.n_bins + 1) * steps) // self.n_bins - 1
+        return filtered[:, ends, :].reshape(liquid_spikes.shape[0], -1).astype(np.float64)
+
+    def transform(self, input_spikes: Any, key: int | np.random.Generator | None = None) -> np.ndarray:
+        """Run the liquid on ``input_spikes[B, T, I]`` and return the readout features ``[B, F]``."""
+        spikes, _ = _as_batch("input_spikes", input_spikes, self.n_inputs)
+        return self.features_from_spikes(self.run(spikes, key))
+
+    def fit(self, input_spikes: Any, labels: Any, key: int | np.random.Generator | None = None) -> "LiquidStateMachine":
+        """Train the readout to classify sequences ``input_spikes[B, T, I]`` with ``labels[B]``.
+
+        Returns
+        -------
+        LiquidStateMachine
+            ``self``.
+        """
+        labels = np.asarray(labels)
+        spikes, _ = _as_batch("input_spikes", input_spikes, self.n_inputs)
+        if labels.shape != (spikes.shape[0],):
+            raise ValueError(f"labels must be ({spikes.shape[0]},), got {labels.shape}")
+        self.classes_, index = np.unique(labels, return_inverse=True)
+        one_hot = np.eye(self.classes_.size)[index]
+        self.readout.fit(self.transform(spikes, key), one_hot)
+        return self
+
+    def decision_function(self, input_spikes: Any, key: int | np.random.Generator | None = None) -> np.ndarray:
+        """Readout outputs ``[B, n_classes]`` (one score per class)."""
+        if self.classes_ is None:
+            raise RuntimeError("the readout is not fitted; call fit first")
+        return self.readout.predict(self.transform(input_spikes, key))
+
+    def predict(self, input_spikes: Any, key: int | np.random.Generator | None = None) -> np.ndarray:
+        """Predicted class of each sequence, shape ``(B,)``."""
+        return self.classes_[np.argmax(self.decision_function(input_spikes, key), axis=1)]
+
+    def score(self, input_spikes: Any, labels: Any, key: int | np.random.Generator | None = None) -> float:
+        """Classification accuracy on ``input_spikes[B, T, I]`` with true ``labels[B]``."""
+        return float(np.mean(self.predict(input_spikes, key) == np.asarray(labels)))
