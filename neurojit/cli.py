@@ -1,4 +1,4 @@
-"""Command line: ``neurojit info`` (also ``python -m neurojit info``)."""
+"""Command line: ``neurojit info``, ``neurojit demo`` (also ``python -m neurojit ...``)."""
 
 from __future__ import annotations
 
@@ -28,12 +28,24 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _demo(args: argparse.Namespace) -> int:
+    from .models.demo import run_demo
+
+    run_demo(quick=args.quick, plot=args.plot, seed=args.seed)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="neurojit", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("info", help="backend of each kernel and why, AOT variant, numba version, cache folder").set_defaults(
         run=_info
     )
+    demo = commands.add_parser("demo", help="train and score an ESN on NARMA-10 and an LSM on spike patterns")
+    demo.add_argument("--plot", metavar="FILE.png", help="draw prediction vs target and a spike raster (needs matplotlib)")
+    demo.add_argument("--quick", action="store_true", help="smaller models and data (a few seconds)")
+    demo.add_argument("--seed", type=int, default=0, help="seed of the data and the weights (default 0)")
+    demo.set_defaults(run=_demo)
     return parser
 
 
