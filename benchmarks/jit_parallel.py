@@ -2,8 +2,9 @@
 
 Each case runs on a serial JIT compiler and on a parallel one with 1, 2, 4, ... threads
 (``numba.set_num_threads``, up to numba's thread count); results are checked equal to the
-serial ones. B=1 cases exercise the neuron-block ``prange`` (one parallel step per time
-step), B>1 cases the batch-row ``prange``.
+serial ones (the serial loops are the row-by-row originals, which the AOT build runs too).
+B=1 cases exercise the neuron-block ``prange`` (one parallel launch per time step, so it
+suffers most when another process holds a core), B>1 cases the batch-row ``prange``.
 
 Usage::
 
@@ -35,15 +36,16 @@ def cases(rng, quick: bool):
     def spikes(*shape, p=0.05):
         return (rng.random(shape) < p).astype(np.float64)
 
-    n_big, n_mid = 4000, 1000
+    n_big, n_mid = 4000, 1000  # B=1 neuron blocks need at least MIN_BLOCKED (1024) neurons
     w_big = rng.standard_normal((n_big, n_big)) * 0.05
     w_mid = rng.standard_normal((n_mid, n_mid)) * 0.05
+    w_res = rng.standard_normal((2000, 2000)) * 0.02
     yield ("lif_network_run B=1 N=4000 (neuron blocks)", "compile_lif_network_kernel",
            (spikes(1, steps, 500), rng.standard_normal((500, n_big)) * 0.3, w_big, 1.0, 1e-3))
     yield ("lif_network_run B=16 N=1000 (batch rows)", "compile_lif_network_kernel",
            (spikes(16, steps, 200), rng.standard_normal((200, n_mid)) * 0.3, w_mid, 1.0, 1e-3))
-    yield ("reservoir_run B=1 N=1000 (neuron blocks)", "compile_reservoir_run_kernel",
-           (spikes(1, steps, 100), rng.standard_normal((100, n_mid)) * 0.3, w_mid, np.zeros((1, n_mid)), 0.3))
+    yield ("reservoir_run B=1 N=2000 (one core by design)", "compile_reservoir_run_kernel",
+           (spikes(1, steps, 100), rng.standard_normal((100, 2000)) * 0.3, w_res, np.zeros((1, 2000)), 0.3))
     yield ("reservoir_run B=16 N=1000 (batch rows)", "compile_reservoir_run_kernel",
            (spikes(16, steps, 100), rng.standard_normal((100, n_mid)) * 0.3, w_mid, np.zeros((16, n_mid)), 0.3))
     yield ("convolution B=1 T=1000 N=20000 K=20 (channel blocks)", "compile_convolution_kernel",

@@ -24,7 +24,7 @@ import pytest
 from conftest import run_python
 from neurojit import JITCompiler, JITConfig, cache
 from neurojit.backends import jit
-from neurojit.kernels import lif, reservoir
+from neurojit.kernels import convolution, lif
 
 pytestmark = pytest.mark.skipif(not jit.NUMBA_AVAILABLE, reason="numba is not installed")
 
@@ -116,6 +116,8 @@ def random_case(rng, batch, dtype, n, inputs=90, steps=20):
         "w_rec": (rng.standard_normal((n, n)) * 0.3 / np.sqrt(n / 150)).astype(dtype),
         "states": (rng.standard_normal((batch, n)) * 0.1).astype(dtype),
         "taps": np.linspace(1, 0.2, 5).astype(dtype),
+        # B=1: several channel blocks of the parallel convolution, the last one partial
+        "channels": (rng.random((batch, steps, convolution.BLOCK + 77 if batch == 1 else n)) < 0.1).astype(dtype),
     }
 
 
@@ -123,7 +125,7 @@ def random_case(rng, batch, dtype, n, inputs=90, steps=20):
 @pytest.mark.parametrize("batch", [1, 3], ids=["B1-neuron-blocks", "B3-batch-rows"])
 def test_parallel_loops_give_exactly_the_serial_results(serial_and_parallel, batch, dtype):
     # B=1 large enough for the neuron-block path of a parallel compile, with a partial last block
-    n = max(lif.MIN_BLOCKED, reservoir.MIN_BLOCKED) + lif.BLOCK // 3 if batch == 1 else 150
+    n = lif.MIN_BLOCKED + lif.BLOCK // 3 if batch == 1 else 150
     x = random_case(np.random.default_rng(batch), batch, dtype, n)
     outputs = {}
     for parallel, c in serial_and_parallel.items():
@@ -132,7 +134,7 @@ def test_parallel_loops_give_exactly_the_serial_results(serial_and_parallel, bat
             c.compile_spike_processing_kernel()(x["spikes"], x["w_rec"], 0.5, 1e-3),
             c.compile_reservoir_run_kernel()(x["input_spikes"], x["w_in"], x["w_rec"] * 0.3, x["states"], 0.3, 0.1),
             c.compile_reservoir_update_kernel()(x["states"], x["w_in"], x["w_rec"], x["input_spikes"][:, 0], 0.5),
-            c.compile_convolution_kernel()(x["spikes"], x["taps"]),
+            c.compile_convolution_kernel()(x["channels"], x["taps"]),
         ]
     for spikes in outputs[False][:2]:
         assert spikes.any() and not spikes.all()  # a real test: some spikes, not all
@@ -141,7 +143,7 @@ def test_parallel_loops_give_exactly_the_serial_results(serial_and_parallel, bat
     python = JITCompiler(JITConfig(backend="python"))
     np.testing.assert_array_equal(
         outputs[True][0], python.compile_lif_network_kernel()(x["input_spikes"], x["w_in"], x["w_rec"], 0.8, 1e-3))
-    np.testing.assert_array_equal(outputs[True][4], python.compile_convolution_kernel()(x["spikes"], x["taps"]))
+    np.testing.assert_array_equal(outputs[True][4], python.compile_convolution_kernel()(x["channels"], x["taps"]))
 
 
 def test_parallel_compiler_really_compiles_parallel_loops(serial_and_parallel):

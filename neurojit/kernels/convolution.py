@@ -17,7 +17,7 @@ import numpy as np
 prange = range  # rebound to numba.prange by the JIT backend
 
 PARALLEL = False  # True in the JIT backend's parallel compile (with prange = numba.prange)
-BLOCK = 256  # channels per parallel work item when there is one batch row
+BLOCK = 2048  # channels per parallel work item when there is one batch row
 
 
 def causal_convolution(spikes, taps, out):
@@ -29,14 +29,23 @@ def causal_convolution(spikes, taps, out):
         for block in prange(n_blocks):
             lo = block * BLOCK
             hi = min(lo + BLOCK, n_channels)
+            active = np.empty(hi - lo, dtype=np.int64)
             for t in range(n_steps):
-                for n in range(lo, hi):
-                    out[0, t, n] = 0
+                row = out[0, t, lo:hi]
+                for n in range(hi - lo):
+                    row[n] = 0
             for t in range(n_steps):
-                for n in range(lo, hi):
-                    if spikes[0, t, n] != 0:
-                        for k in range(min(n_taps, n_steps - t)):
-                            out[0, t + k, n] += taps[k]
+                n_active = 0
+                spiking = spikes[0, t, lo:hi]
+                for n in range(hi - lo):
+                    if spiking[n] != 0:
+                        active[n_active] = n
+                        n_active += 1
+                for k in range(min(n_taps, n_steps - t)):
+                    tap = taps[k]
+                    row = out[0, t + k, lo:hi]
+                    for a in range(n_active):
+                        row[active[a]] += tap
         return
     for b in prange(n_batch):
         active = np.empty(n_channels, dtype=np.int64)
