@@ -6,6 +6,10 @@ import argparse
 import sys
 from typing import Sequence
 
+import numpy as np
+
+_KERNELS = ("spike_processing", "reservoir_update", "convolution", "matrix_multiply", "lif_network_run", "reservoir_run")
+
 
 def _info(args: argparse.Namespace) -> int:
     from . import JITCompiler, __version__
@@ -35,6 +39,36 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench(args: argparse.Namespace) -> int:
+    from . import bench
+    from .models.demo import _progress
+
+    grid = bench.QUICK_GRID if args.quick else bench.GRID
+    if args.kernel:
+        grid = {k: v for k, v in grid.items() if k in args.kernel}
+    cases = sum(len(sizes) * len(densities) for sizes, densities in grid.values())
+    bar = _progress(cases, "bench")
+
+    def progress(items):
+        for item in items:
+            bar.set_postfix_str(f"{item[0]} n={item[1]} p={item[2]:g}")
+            yield item
+            bar.update(1)
+
+    rows = bench.run_grid(grid, repeats=args.repeats, batch=args.batch, steps=args.steps,
+                          dtype=np.dtype(args.dtype), progress=progress)
+    bar.close()
+    print(bench.format_rows(rows))
+    if args.json:
+        with open(args.json, "w") as f:
+            f.write(bench.rows_to_json(rows, repeats=args.repeats, batch=args.batch, steps=args.steps, dtype=args.dtype))
+        print(f"wrote {args.json}")
+    if args.plot:
+        bench.plot_rows(rows, args.plot)
+        print(f"wrote {args.plot}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="neurojit", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -46,6 +80,16 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--quick", action="store_true", help="smaller models and data (a few seconds)")
     demo.add_argument("--seed", type=int, default=0, help="seed of the data and the weights (default 0)")
     demo.set_defaults(run=_demo)
+    bench = commands.add_parser("bench", help="every kernel on every backend and AOT variant vs the best NumPy code")
+    bench.add_argument("--quick", action="store_true", help="one small size per kernel (seconds)")
+    bench.add_argument("--kernel", action="append", choices=list(_KERNELS), help="only this kernel (repeatable)")
+    bench.add_argument("--repeats", type=int, default=5, help="interleaved runs per case; medians are reported")
+    bench.add_argument("--batch", type=int, default=8, help="batch rows of the sequence kernels (default 8)")
+    bench.add_argument("--steps", type=int, default=1000, help="time steps of the sequence kernels (default 1000)")
+    bench.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    bench.add_argument("--json", metavar="FILE.json", help="write every row to this file")
+    bench.add_argument("--plot", metavar="FILE.png", help="draw speedup vs size and density (needs matplotlib)")
+    bench.set_defaults(run=_bench)
     return parser
 
 

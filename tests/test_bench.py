@@ -1,0 +1,63 @@
+"""The benchmark machinery: baselines compute the same thing, the grid and CLI produce sane output."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from neurojit import bench, operations
+from neurojit.backends import python
+
+
+@pytest.mark.parametrize("kernel", list(operations.KERNELS))
+@pytest.mark.parametrize("density", [0.05, 0.3])
+def test_best_numpy_baseline_computes_the_kernel(kernel, density):
+    args = bench.make_inputs(kernel, 24, np.random.default_rng(7), np.float64, density, batch=3, steps=40)
+    expected = operations.KERNELS[kernel][0](python, *args)
+    result = bench.BEST_NUMPY[kernel](*args)
+    assert result.shape == expected.shape
+    np.testing.assert_allclose(result, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_run_grid_rows_cover_every_contender():
+    grid = {"spike_processing": ([16], [0.1]), "matrix_multiply": ([16], [0.05, 1.0])}
+    rows = bench.run_grid(grid, repeats=1, batch=2, steps=10)
+    contenders = set(bench.contenders())
+    assert {(r.kernel, r.density) for r in rows} == {("spike_processing", 0.1), ("matrix_multiply", 0.05), ("matrix_multiply", 1.0)}
+    for case in {(r.kernel, r.density) for r in rows}:
+        assert {r.contender for r in rows if (r.kernel, r.density) == case} == contenders
+    for r in rows:
+        assert r.median_s > 0 and r.numpy_median_s > 0
+        assert r.speedup_vs_numpy == pytest.approx(r.numpy_median_s / r.median_s)
+    data = json.loads(bench.rows_to_json(rows, repeats=1))
+    assert data["meta"] == {"repeats": 1} and len(data["rows"]) == len(rows)
+    assert "spike_processing" in bench.format_rows(rows)
+
+
+def test_interleaved_medians_runs_each_function_alternately():
+    calls = []
+    bench.interleaved_medians({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, 3)
+    assert calls == ["a", "b"] * 3
+
+
+def test_bench_command_writes_json(tmp_path):
+    out = tmp_path / "bench.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "neurojit", "bench", "--quick", "--kernel", "convolution", "--repeats", "1",
+         "--steps", "20", "--json", str(out)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(out.read_text())["rows"]
+    assert {r["kernel"] for r in rows} == {"convolution"}
+    assert "python" in {r["contender"] for r in rows}
+    assert "convolution" in result.stdout
+
+
+def test_bench_plot(tmp_path):
+    pytest.importorskip("matplotlib")
+    rows = bench.run_grid({"convolution": ([8, 16], [0.1])}, repeats=1, batch=2, steps=10)
+    bench.plot_rows(rows, str(tmp_path / "speedup.png"))
+    assert (tmp_path / "speedup.png").stat().st_size > 1000
