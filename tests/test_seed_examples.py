@@ -23,9 +23,9 @@ SEED = 20240601
 
 
 @pytest.fixture(scope="module", autouse=True)
-def private_default_cache(tmp_path_factory):
-    """JITCompiler() with no cache_directory uses a temporary folder, not ~/.cache/neurojit."""
-    folder = tmp_path_factory.mktemp("default-cache")
+def private_default_cache(cache_dir):
+    """JITCompiler() with no cache_directory uses the session's cache folder, not ~/.cache/neurojit."""
+    folder = cache_dir
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(neurojit_cache, "default_cache_directory", lambda: str(folder))
         yield folder
