@@ -20,6 +20,20 @@ KERNELS = (
 )
 
 
+METHODS = {
+    "spike_processing": "compile_spike_processing_kernel",
+    "reservoir_update": "compile_reservoir_update_kernel",
+    "convolution": "compile_convolution_kernel",
+    "matrix_multiply": "compile_matrix_multiply_kernel",
+    "lif_network_run": "compile_lif_network_kernel",
+    "reservoir_run": "compile_reservoir_run_kernel",
+}
+
+def kernel_of(compiler, name):
+    """The compiled public kernel ``name`` of ``compiler``."""
+    return getattr(compiler, METHODS[name])()
+
+
 def spike_array(rng, shape, density, dtype):
     return (rng.random(shape) < density).astype(dtype)
 

@@ -11,11 +11,10 @@ import numpy as np
 import pytest
 
 import neurojit
-from cases import KERNELS, make_args
+from cases import KERNELS, METHODS, kernel_of, make_args
 from conftest import available_backends, backend_unavailable_reason, run_python
 from neurojit import JITCompiler, JITConfig
 from neurojit.backends import select
-from test_kernels import METHODS, kernel_of
 
 PUBLIC_NAMES = [
     "NUMBA_AVAILABLE", "JITConfig", "JITCompiler", "enable_jit_compilation", "set_global_compiler",

@@ -13,20 +13,11 @@ import math
 import numpy as np
 import pytest
 
-from cases import KERNELS, make_args, spike_argument
+from cases import KERNELS, METHODS, kernel_of, make_args, spike_argument
 from conftest import available_backends
 from reference import REFERENCES, SPIKING, tolerance
 
 DTYPES = [pytest.param(np.float32, id="f32"), pytest.param(np.float64, id="f64")]
-
-METHODS = {
-    "spike_processing": "compile_spike_processing_kernel",
-    "reservoir_update": "compile_reservoir_update_kernel",
-    "convolution": "compile_convolution_kernel",
-    "matrix_multiply": "compile_matrix_multiply_kernel",
-    "lif_network_run": "compile_lif_network_kernel",
-    "reservoir_run": "compile_reservoir_run_kernel",
-}
 
 #: named dimension sets: odd sizes, and every dimension at its edge once
 SHAPES = {
@@ -38,10 +29,6 @@ SHAPES = {
     "T0": dict(B=2, T=0, N=4, I=3, K=0, M=4),
     "longer": dict(B=2, T=40, N=12, I=17, K=6, M=9),
 }
-
-
-def kernel_of(compiler, name):
-    return getattr(compiler, METHODS[name])()
 
 
 def check_against_reference(name, result, args, kwargs, dtype):

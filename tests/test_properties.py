@@ -8,9 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cases import KERNELS, make_args
+from cases import KERNELS, kernel_of, make_args
 from reference import REFERENCES, SPIKING, tolerance
-from test_kernels import kernel_of
 
 SETTINGS = settings(
     max_examples=30, deadline=None, derandomize=True,

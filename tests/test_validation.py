@@ -9,10 +9,9 @@ import math
 import numpy as np
 import pytest
 
-from cases import KERNELS, make_args
+from cases import KERNELS, kernel_of, make_args
 from neurojit import JITCompiler, JITConfig
 from reference import REFERENCES, SPIKING, tolerance
-from test_kernels import kernel_of
 
 # Base shapes of every case: B=3, T=7, N=5, I=4, K=3, M=6 (see cases.make_args)
 DIMS = dict(B=3, T=7, N=5, I=4, K=3, M=6)
