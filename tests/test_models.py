@@ -19,6 +19,7 @@ from neurojit.models import (
     narma10,
     spike_pattern_task,
 )
+from neurojit.models.demo import PATTERN_TASK
 
 
 @pytest.fixture(scope="module")
@@ -231,13 +232,12 @@ def test_lsm_features_are_filtered_traces(fast, rng):
 
 
 def test_lsm_pattern_classification_well_above_chance(fast):
-    """10 classes of jittered (10 ms) Poisson templates plus 10 Hz noise spikes: chance is 10 %."""
-    kw = dict(n_classes=10, jitter=10e-3, rate=10.0, noise_rate=10.0, template_seed=0)
-    train, test = spike_pattern_task(500, seed=1, **kw), spike_pattern_task(300, seed=2, **kw)
+    """The demo's task: 10 classes of 5 Hz Poisson templates, 30 ms jitter, 20 Hz noise spikes."""
+    train, test = spike_pattern_task(500, seed=1, **PATTERN_TASK), spike_pattern_task(300, seed=2, **PATTERN_TASK)
     lsm = LiquidStateMachine(train.spikes.shape[2], 200, seed=0, compiler=fast).fit(train.spikes, train.labels)
     accuracy = lsm.score(test.spikes, test.labels)
     assert test.chance == pytest.approx(0.1)
-    assert accuracy >= 0.9  # measured: 1.00 (a readout on shuffled labels scores about chance)
+    assert accuracy >= 0.75  # measured: 0.883 (1000 train / 500 test as in the demo: 0.902)
     shuffled = LiquidStateMachine(train.spikes.shape[2], 200, seed=0, compiler=fast)
     shuffled.fit(train.spikes, np.random.default_rng(0).permutation(train.labels))
     assert shuffled.score(test.spikes, test.labels) < 0.3

@@ -18,7 +18,7 @@ from .lsm import LiquidStateMachine
 from .tasks import narma10, spike_pattern_task
 
 #: Pattern task used by the demo (and the LSM quality test): chance is 1 / n_classes.
-PATTERN_TASK = dict(n_classes=10, jitter=10e-3, rate=10.0, noise_rate=10.0, template_seed=0)
+PATTERN_TASK = dict(n_classes=10, jitter=30e-3, rate=5.0, noise_rate=20.0, template_seed=0)
 
 
 class _Progress:
@@ -87,7 +87,7 @@ def run_demo(quick: bool = False, plot: str | None = None, seed: int = 0, out: A
     backends = {k: compiler.compile_reservoir_run_kernel().backend for k in ("reservoir_run",)}
     backends["lif_network_run"] = compiler.compile_lif_network_kernel().backend
     n_units = 100 if quick else 500
-    n_train, n_test = (200, 100) if quick else (500, 300)
+    n_train, n_test = (200, 100) if quick else (1000, 500)
     batch = 100
     lsm_batches = -(-n_train // batch) + -(-n_test // batch)
     bar = _progress(5 + lsm_batches, "neurojit demo")

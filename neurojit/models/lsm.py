@@ -139,7 +139,7 @@ class LiquidStateMachine:
         features: str = "traces",
         feature_tau: float = 0.03,
         n_bins: int = 5,
-        ridge: float = 10.0,
+        ridge: float = 1000.0,
         seed: int | np.random.Generator | None = 0,
         dtype: Any = np.float64,
         compiler: Any = None,
