@@ -16,8 +16,8 @@ from typing import Any, Callable
 import numpy as np
 
 from . import cache, operations
-from .backends import jit, python, select
-from .backends.jit import JITCompileError
+from .backends import python, select
+from .backends.select import JITCompileError
 from .backends.threads import ThreadedBackend
 from .config import JITConfig
 
@@ -103,6 +103,8 @@ class JITCompiler:
             # pycc cannot build parallel loops; threads over the batch give the same result.
             return ThreadedBackend(aot_backend) if self.config.enable_parallel_loops else aot_backend
         if name == "jit":
+            from .backends import jit  # imports numba: only when the JIT backend is chosen
+
             self._jit = jit.JITBackend(
                 fastmath=self.config.enable_fastmath,
                 parallel=self.config.enable_parallel_loops,
@@ -195,10 +197,14 @@ class JITCompiler:
 
     def is_numba_available(self) -> bool:
         """True if numba imports in this process."""
+        from .backends import jit
+
         return jit.NUMBA_AVAILABLE
 
     def get_jit_info(self) -> dict[str, Any]:
         """What this compiler actually does: backends and why, options, compiled kernels, cache."""
+        from .backends import jit
+
         aot_state = select.aot_status()
         aot_backend = aot_state.backend
         kernels = {name: {"backend": b.name, "reason": why} for name, (b, why) in self._choices.items()}
@@ -272,7 +278,7 @@ class JITCompiler:
                 raise ValueError(f"unknown kernel {name!r}; expected one of {', '.join(operations.KERNELS)}")
         dtypes = list(dtypes)
         for dtype in dtypes:
-            if dtype not in jit.DTYPES:
+            if dtype not in ("float32", "float64"):
                 raise ValueError(f"dtypes must be 'float32' or 'float64', got {dtype!r}")
         variants = [
             (loop, dtype)

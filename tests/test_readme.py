@@ -1,11 +1,14 @@
 """Every Python example in the README runs as written."""
 
+import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+import neurojit
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -29,7 +32,10 @@ def test_readme_example_runs(code, tmp_path):
         pytest.importorskip("distributed")
     script = tmp_path / "example.py"
     script.write_text(code)
+    # The example runs elsewhere, so tell it where the neurojit under test lives.
+    package_root = str(Path(neurojit.__file__).resolve().parent.parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
     result = subprocess.run(
-        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=300
+        [sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
     )
     assert result.returncode == 0, result.stderr[-3000:]

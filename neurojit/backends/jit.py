@@ -77,8 +77,7 @@ _WORKER_STARTUP = 0.6
 WORKER_TIMEOUT = 600.0
 
 
-class JITCompileError(RuntimeError):
-    """numba failed to compile a loop."""
+from .select import JITCompileError  # noqa: E402  (defined where importing it costs no numba)
 
 
 def _loop_source(loop: str) -> Callable:

@@ -13,7 +13,7 @@ import logging
 import warnings
 from dataclasses import dataclass
 
-from . import aot, jit
+from . import aot
 
 logger = logging.getLogger("neurojit")
 
@@ -22,6 +22,10 @@ JIT_HINT = "install numba with `pip install 'neurojit[jit]'`"
 
 class BackendUnavailableError(RuntimeError):
     """A backend that was asked for explicitly cannot be used here."""
+
+
+class JITCompileError(RuntimeError):
+    """numba failed to compile a loop."""
 
 
 class FallbackWarning(RuntimeWarning):
@@ -42,10 +46,18 @@ def aot_status() -> aot.AOTStatus:
     return aot.load()
 
 
+def _jit():
+    """The JIT backend module; importing it imports numba, so only when JIT is in question."""
+    from . import jit
+
+    return jit
+
+
 def jit_status(enable_jit: bool) -> tuple[bool, str, bool]:
     """(usable, reason if not, whether that is a fault rather than an absence)."""
     if not enable_jit:
         return False, "on-demand compilation is disabled (JITConfig.enable_jit=False)", False
+    jit = _jit()
     if not jit.NUMBA_AVAILABLE:
         broken = not jit.IMPORT_ERROR.startswith("ModuleNotFoundError")
         return False, f"numba is not usable ({jit.IMPORT_ERROR}); {JIT_HINT}", broken
@@ -69,19 +81,20 @@ def choose(backend: str, enable_jit: bool) -> Choice:
         If ``backend`` names a backend that cannot be used here.
     """
     aot_state = aot_status()
-    jit_ok, jit_why, jit_broken = jit_status(enable_jit)
     if backend == "aot":
         if aot_state.backend is None:
             raise BackendUnavailableError(f"backend 'aot' was requested but {aot_state.reason}")
         return Choice("aot", f"forced (backend='aot'); {aot_state.reason}")
     if backend == "jit":
+        jit_ok, jit_why, _ = jit_status(enable_jit)
         if not jit_ok:
             raise BackendUnavailableError(f"backend 'jit' was requested but {jit_why}")
-        return Choice("jit", f"forced (backend='jit'); numba {jit.NUMBA_VERSION}")
+        return Choice("jit", f"forced (backend='jit'); numba {_jit().NUMBA_VERSION}")
     if backend == "python":
         return Choice("python", "forced (backend='python')")
     if aot_state.backend is not None:
-        return Choice("aot", aot_state.reason)
+        return Choice("aot", aot_state.reason)  # numba is never imported on this path
+    jit_ok, jit_why, jit_broken = jit_status(enable_jit)
     if jit_ok:
         _report_once(f"neurojit: using JIT kernels because {aot_state.reason}", aot_state.problem)
         return Choice("jit", f"AOT unavailable: {aot_state.reason}")

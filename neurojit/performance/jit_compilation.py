@@ -1,6 +1,5 @@
 """The seed project's import path ``src.performance.jit_compilation``, now ``neurojit.performance.jit_compilation``."""
 
-from ..backends.jit import NUMBA_AVAILABLE
 from ..compiler import (
     JITCompiler,
     enable_jit_compilation,
@@ -29,3 +28,13 @@ __all__ = [
     "jit_lif_network_run",
     "jit_reservoir_run",
 ]
+
+
+def __getattr__(name: str):
+    # NUMBA_AVAILABLE is computed on first access: importing numba costs a quarter of a
+    # second, which an AOT-only process should never pay.
+    if name == "NUMBA_AVAILABLE":
+        from ..backends.jit import NUMBA_AVAILABLE
+
+        return NUMBA_AVAILABLE
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
