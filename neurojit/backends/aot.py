@@ -1,17 +1,25 @@
 """Loader for the ahead-of-time compiled loops built by ``build_aot.py``.
 
-The build writes one extension module per CPU variant (``neurojit._aot_<variant>``)
-and a manifest, ``neurojit/_aot_manifest.json``::
+The build writes one extension module per CPU variant (``neurojit._aot_<variant>``), each
+exporting every loop of :data:`neurojit.kernels.signatures.LOOPS` for float32 and float64
+(``lif_run_f32``, ...) with the GIL released during the call, and a manifest,
+``neurojit/_aot_manifest.json``::
 
-    {"source_digest": "...", "numba_version": "...",
-     "variants": [{"name": "x86_64_v3", "module": "_aot_x86_64_v3",
-                   "cpu_features": ["AVX", "AVX2", "FMA3", "F16C"]}, ...],   # best first
+    {"format": 1,
+     "source_digest": "<sha256 of the kernel source, signatures.source_digest()>",
+     "numba_version": "0.68.1", "npy_target_version": "NPY_1_22_API_VERSION",
+     "release_gil": true, "machine": "x86_64",
+     "variants": [{"name": "x86_64_v3", "module": "_aot_x86_64_v3", "cpu_features": ["X86_V3"]},
+                  {"name": "baseline", "module": "_aot_baseline", "cpu_features": []}],   # best first
      "failed": null}                      # or the reason the build could not compile
 
-At import of the first kernel the loader picks the best variant whose CPU features
-this machine has (numpy's CPU feature table), or the one named by
-``NEUROJIT_AOT_VARIANT``. A binary built from other kernel source than the installed
-one is never used. Importing this module imports neither numba nor the extensions.
+At the first kernel, the loader picks the best variant all of whose ``cpu_features`` are
+reported present by numpy's runtime CPU feature table (a name the table does not have,
+e.g. ``X86_V3`` on numpy < 2.4, counts as absent, so an older numpy gets the baseline and
+never a module the CPU might not run), or the one named by ``NEUROJIT_AOT_VARIANT``
+(refused if this CPU lacks its features). A binary built from other kernel source than
+the installed one is never used. Importing this module imports neither numba nor the
+extensions.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ from ..kernels import signatures
 NAME = "aot"
 ENV_VARIANT = "NEUROJIT_AOT_VARIANT"
 MANIFEST = Path(__file__).resolve().parent.parent / "_aot_manifest.json"
+MANIFEST_FORMAT = 1
 BUILD_HINT = "build it with `python build_aot.py` in a source checkout, or install a neurojit wheel"
 
 
@@ -104,6 +113,10 @@ def load() -> AOTStatus:
             f"the AOT build of this install failed ({manifest['failed']}); "
             f"install a C compiler and reinstall, or {BUILD_HINT}",
             True,
+        )
+    if manifest.get("format", MANIFEST_FORMAT) != MANIFEST_FORMAT:
+        return AOTStatus(
+            None, f"the AOT manifest {MANIFEST} has format {manifest.get('format')!r}, not {MANIFEST_FORMAT}; {BUILD_HINT}", True
         )
     if manifest.get("source_digest") != signatures.source_digest():
         return AOTStatus(

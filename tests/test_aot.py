@@ -1,0 +1,375 @@
+"""The AOT build (issue #3): CPU dispatch, the GIL, stale binaries, numba-free import,
+reproducibility and the wheel configuration.
+
+Nothing here builds the modules (that takes ~10 s per variant): the tests that need them
+skip when ``build_aot.py`` has not been run (``pip install -e .`` runs it in place; the
+wheel holds them).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import neurojit
+from conftest import last_json_line, run_python
+from neurojit.backends import aot, python
+from neurojit.kernels import signatures
+
+PACKAGE = Path(neurojit.__file__).resolve().parent
+REPO = PACKAGE.parent
+
+
+def _manifest() -> dict | None:
+    try:
+        return json.loads(aot.MANIFEST.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _built_variants() -> list[str]:
+    manifest = _manifest()
+    if not manifest or manifest.get("failed") or manifest.get("source_digest") != signatures.source_digest():
+        return []
+    return [v["name"] for v in manifest["variants"] if set(v["cpu_features"]) <= aot.cpu_features()]
+
+
+BUILT = _built_variants()
+needs_build = pytest.mark.skipif(not BUILT, reason=f"no current AOT build here ({aot.load().reason})")
+
+
+def _variant_module(name: str):
+    return importlib.import_module(f"neurojit._aot_{name}")
+
+
+# -- CPU dispatch (no build needed) ------------------------------------------------------
+
+VARIANTS = [
+    {"name": "x86_64_v3", "module": "_aot_x86_64_v3", "cpu_features": ["X86_V3"]},
+    {"name": "baseline", "module": "_aot_baseline", "cpu_features": []},
+]
+
+
+@pytest.mark.parametrize(
+    ("features", "expected"),
+    [
+        ({"SSE2", "X86_V2", "X86_V3", "AVX512F"}, "x86_64_v3"),
+        ({"SSE2", "X86_V2", "AVX", "AVX2", "FMA3"}, "baseline"),  # no X86_V3 in the table: old numpy
+        (set(), "baseline"),
+    ],
+)
+def test_dispatch_picks_the_best_variant_the_cpu_runs(monkeypatch, features, expected):
+    monkeypatch.delenv(aot.ENV_VARIANT, raising=False)
+    monkeypatch.setattr(aot, "cpu_features", lambda: features)
+    variant, why = aot._choose_variant(VARIANTS)
+    assert variant["name"] == expected, why
+
+
+def test_forced_variant_is_used_only_if_the_cpu_runs_it(monkeypatch):
+    monkeypatch.setattr(aot, "cpu_features", lambda: {"SSE2"})
+    monkeypatch.setenv(aot.ENV_VARIANT, "baseline")
+    assert aot._choose_variant(VARIANTS)[0]["name"] == "baseline"
+    monkeypatch.setenv(aot.ENV_VARIANT, "x86_64_v3")
+    variant, why = aot._choose_variant(VARIANTS)
+    assert variant is None and "X86_V3" in why
+    monkeypatch.setenv(aot.ENV_VARIANT, "avx9000")
+    variant, why = aot._choose_variant(VARIANTS)
+    assert variant is None and "not a built variant" in why
+
+
+def test_build_script_variants_match_the_loader_contract():
+    spec = importlib.util.spec_from_file_location("build_aot_under_test", REPO / "build_aot.py")
+    if spec is None or not (REPO / "build_aot.py").exists():
+        pytest.skip("build_aot.py is not next to the package (installed wheel)")
+    build_aot = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = build_aot  # dataclasses look their module up
+    try:
+        spec.loader.exec_module(build_aot)
+    finally:
+        del sys.modules[spec.name]
+    x86 = build_aot.variants_for("x86_64")
+    assert [v.name for v in x86] == ["x86_64_v3", "baseline"]  # best first, baseline last
+    assert x86[-1].cpu_features == () and "X86_V3" in x86[0].cpu_features
+    assert all(not v.target_cpu.startswith("skylake-avx512") for v in x86)
+    assert [v.name for v in build_aot.variants_for("aarch64")] == ["baseline"]
+    assert [v.name for v in build_aot.variants_for("AMD64")] == ["x86_64_v3", "baseline"]
+
+
+# -- the built modules --------------------------------------------------------------------
+
+
+@needs_build
+def test_manifest_describes_the_installed_build():
+    manifest = _manifest()
+    assert manifest["failed"] is None and manifest["release_gil"] is True
+    assert manifest["source_digest"] == signatures.source_digest()
+    assert manifest["variants"][-1]["cpu_features"] == []  # a baseline that runs everywhere
+    for variant in manifest["variants"]:
+        assert list(PACKAGE.glob(f"{variant['module']}.*")), variant
+
+
+def _loop_inputs(loop: str, dtype, rng, scale: int = 1):
+    """Arguments of ``loop`` (plus the output array) at a size that grows with ``scale``."""
+    f = np.dtype(dtype).type
+    if loop == "lif_run":
+        n = 60 * scale
+        spikes = (rng.random((2, 40 * scale, n)) < 0.2).astype(dtype)
+        w = rng.standard_normal((n, n)).astype(dtype) * f(0.3)
+        return (spikes, w, w.copy(), True, np.full(n, 0.5, dtype), f(0.9), f(0.0)), np.empty(spikes.shape, dtype)
+    if loop == "reservoir_run":
+        n = 50 * scale
+        inputs = rng.standard_normal((2, 20 * scale, 8)).astype(dtype)
+        w_in = rng.standard_normal((8, n)).astype(dtype)
+        w = (rng.standard_normal((n, n)) / np.sqrt(n)).astype(dtype)
+        args = (inputs, w_in, w, rng.standard_normal(n).astype(dtype), f(0.3), np.zeros((2, n), dtype))
+        return args, np.empty((2, inputs.shape[1], n), dtype)
+    if loop == "causal_convolution":
+        spikes = (rng.random((2, 100 * scale, 40 * scale)) < 0.3).astype(dtype)
+        return (spikes, rng.standard_normal(12).astype(dtype)), np.empty(spikes.shape, dtype)
+    if loop == "binary_nonzeros":
+        a = (rng.random((200 * scale, 300 * scale)) < 0.1).astype(dtype)
+        return (a,), None
+    if loop == "binary_matmul":
+        a = (rng.random((40 * scale, 60 * scale)) < 0.1).astype(dtype)
+        b = rng.standard_normal((60 * scale, 50 * scale)).astype(dtype)
+        return (a, b), np.empty((a.shape[0], b.shape[1]), dtype)
+    raise AssertionError(loop)
+
+
+def _call(function, args, out):
+    result = function(*args, out) if out is not None else function(*args)
+    return result if out is None else out
+
+
+@needs_build
+@pytest.mark.parametrize("variant", BUILT)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("loop", list(signatures.LOOPS))
+def test_every_variant_agrees_with_numpy(variant, dtype, loop, rng):
+    module = _variant_module(variant)
+    args, out = _loop_inputs(loop, dtype, rng)
+    got = _call(getattr(module, signatures.export_name(loop, dtype)), args, out)
+    expected = _call(python.loop(loop, dtype), args, None if out is None else np.empty_like(out))
+    if loop in ("lif_run", "binary_nonzeros"):
+        np.testing.assert_array_equal(got, expected)
+    else:
+        tol = 1e-4 if dtype == "float32" else 1e-11
+        np.testing.assert_allclose(got, expected, rtol=tol, atol=tol)
+
+
+def _longest_pause_during(function, args, out) -> tuple[float, float]:
+    """Run ``function`` in a thread while this thread counts; return (call seconds, the
+    longest time this thread could not run Python during the call)."""
+    done = threading.Event()
+    times = {}
+
+    def worker():
+        times["start"] = time.perf_counter()
+        _call(function, args, out)
+        times["end"] = time.perf_counter()
+        done.set()
+
+    thread = threading.Thread(target=worker)
+    stamps = []
+    thread.start()
+    while not done.is_set():
+        stamps.append(time.perf_counter())
+    thread.join()
+    inside = [t for t in stamps if times["start"] <= t <= times["end"]]
+    edges = [times["start"], *inside, times["end"]]
+    return times["end"] - times["start"], max(b - a for a, b in zip(edges, edges[1:]))
+
+
+@needs_build
+@pytest.mark.parametrize("variant", BUILT)
+@pytest.mark.parametrize("loop", list(signatures.LOOPS))
+def test_every_kernel_releases_the_gil(variant, loop, rng):
+    """Another thread keeps running Python while a long AOT call is in progress."""
+    function = getattr(_variant_module(variant), signatures.export_name(loop, "float64"))
+    scale = 1
+    while True:  # grow the problem until one call takes a clearly measurable time
+        args, out = _loop_inputs(loop, "float64", rng, scale)
+        start = time.perf_counter()
+        _call(function, args, out)
+        if time.perf_counter() - start > 0.08 or scale >= 64:
+            break
+        scale *= 2
+    duration, pause = _longest_pause_during(function, args, out)
+    assert duration > 0.04
+    # Holding the GIL would stop this thread for the whole call.
+    assert pause < duration / 2, f"{loop}: this thread stalled {pause:.3f} s of a {duration:.3f} s call"
+
+
+@needs_build
+def test_aot_runs_with_numba_hidden_and_reports_its_variant(tmp_path):
+    """numba's test_pycc idea: the AOT module works in a process where numba cannot be imported."""
+    code = """
+        import json, sys
+        sys.modules['llvmlite'] = None
+        import numpy as np
+        import neurojit
+        from neurojit import JITCompiler, JITConfig
+        rng = np.random.default_rng(0)
+        spikes = (rng.random((2, 30, 20)) < 0.2).astype(np.float32)
+        w = rng.standard_normal((20, 20)).astype(np.float32)
+        c = JITCompiler(JITConfig(backend="aot"))
+        aot = c.compile_spike_processing_kernel()(spikes, w, 0.5, 1e-3)
+        ref = JITCompiler(JITConfig(backend="python")).compile_spike_processing_kernel()(spikes, w, 0.5, 1e-3)
+        info = c.get_jit_info()
+        print(json.dumps({"equal": bool((aot == ref).all()), "variant": info["aot_variant"],
+                          "backends": sorted({k["backend"] for k in info["kernels"].values()}),
+                          "numba": [m for m in sys.modules if m.split('.')[0] == 'numba' and sys.modules[m] is not None]}))
+    """
+    for variant in BUILT:
+        result = last_json_line(
+            run_python(code, hide_numba=True, tmp_path=tmp_path, env={aot.ENV_VARIANT: variant}).stdout
+        )
+        assert result == {"equal": True, "variant": variant, "backends": ["aot"], "numba": []}
+
+
+# -- stale or broken builds ---------------------------------------------------------------
+
+
+def _copy_package(tmp_path: Path) -> Path:
+    shutil.copytree(PACKAGE, tmp_path / "neurojit", ignore=shutil.ignore_patterns("__pycache__"))
+    return tmp_path / "neurojit"
+
+
+FALLBACK_REPORT = """
+    import json, warnings
+    from pathlib import Path
+    import neurojit
+    assert Path(neurojit.__file__).resolve().parent == Path.cwd().resolve() / "neurojit", neurojit.__file__
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        kernels = [neurojit.JITCompiler(neurojit.JITConfig(cache_directory="cache")).get_jit_info() for _ in range(2)]
+    print(json.dumps({
+        "aot": kernels[0]["aot_available"], "status": kernels[0]["aot_status"],
+        "backends": sorted({k["backend"] for info in kernels for k in info["kernels"].values()}),
+        "warnings": [str(w.message) for w in caught if issubclass(w.category, neurojit.FallbackWarning)],
+    }))
+"""
+
+
+def _fallback_report(tmp_path: Path) -> dict:
+    env = {"PYTHONPATH": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "-c", FALLBACK_REPORT.replace("\n    ", "\n")], cwd=tmp_path, env=_clean_env(env),
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _clean_env(extra: dict) -> dict:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEUROJIT_") and k != "PYTHONPATH"}
+    env.update(extra)
+    return env
+
+
+@needs_build
+def test_a_stale_build_is_never_used(tmp_path):
+    """A kernel edited after the build (an editable install): one warning, then JIT or NumPy."""
+    package = _copy_package(tmp_path)
+    lif = package / "kernels" / "lif.py"
+    lif.write_text(lif.read_text() + "\n# edited after the AOT build\n")
+    report = _fallback_report(tmp_path)
+    assert report["aot"] is False and "other kernel source" in report["status"]
+    assert report["backends"] == (["jit"] if neurojit.NUMBA_AVAILABLE else ["python"])
+    assert len(report["warnings"]) == 1 and "rebuild" in report["warnings"][0]
+
+
+def test_a_failed_build_warns_once_and_falls_back(tmp_path):
+    package = _copy_package(tmp_path)
+    for module in package.glob("_aot_*"):
+        module.unlink()
+    manifest = {"format": 1, "variants": [], "failed": "RuntimeError: no C compiler"}
+    (package / "_aot_manifest.json").write_text(json.dumps(manifest))
+    report = _fallback_report(tmp_path)
+    assert report["aot"] is False and "no C compiler" in report["status"]
+    assert len(report["warnings"]) == 1 and "failed" in report["warnings"][0]
+
+
+@needs_build
+def test_a_missing_module_warns_once_and_falls_back(tmp_path):
+    package = _copy_package(tmp_path)
+    for module in package.glob("_aot_*.*"):
+        if module.suffix != ".json":
+            module.unlink()
+    report = _fallback_report(tmp_path)
+    assert report["aot"] is False and "does not import" in report["status"]
+    assert len(report["warnings"]) == 1
+
+
+# -- reproducibility: the wheel's modules equal the in-place build of the same commit -----
+
+
+def _dist_wheels() -> list[Path]:
+    return sorted((REPO / "dist").glob(f"neurojit-*-cp{sys.version_info[0]}{sys.version_info[1]}-*.whl"))
+
+
+@needs_build
+def test_wheel_modules_are_byte_identical_to_the_in_place_build():
+    """Two builds of one commit (the CI's wheel, built from the sdist in its own build
+    environment, and the editable install's in-place build) give identical modules."""
+    manifest = _manifest()
+    for wheel in _dist_wheels():
+        with zipfile.ZipFile(wheel) as archive:
+            try:
+                wheel_manifest = json.loads(archive.read("neurojit/_aot_manifest.json"))
+            except KeyError:
+                continue
+            if wheel_manifest != manifest:
+                continue  # another commit, build script or numba: nothing to compare
+            for name in archive.namelist():
+                if name.startswith("neurojit/_aot_") and not name.endswith(".json"):
+                    assert archive.read(name) == (REPO / name).read_bytes(), f"{name} differs in {wheel.name}"
+            return
+    pytest.skip("no wheel of this exact build in dist/ (.ci/run builds one)")
+
+
+# -- wheels configuration -----------------------------------------------------------------
+
+EXPECTED_IDENTIFIERS = {
+    ("linux", "x86_64"): [f"cp3{m}-manylinux_x86_64" for m in range(10, 15)],
+    ("linux", "aarch64"): [f"cp3{m}-manylinux_aarch64" for m in range(10, 15)],
+    ("macos", "arm64"): [f"cp3{m}-macosx_arm64" for m in range(10, 15)],
+    ("windows", "AMD64"): [f"cp3{m}-win_amd64" for m in range(10, 15)],
+}
+
+
+@pytest.mark.parametrize(("platform", "arch"), list(EXPECTED_IDENTIFIERS))
+def test_cibuildwheel_builds_exactly_the_supported_wheels(platform, arch):
+    cibuildwheel = shutil.which("cibuildwheel")
+    if cibuildwheel is None or not (REPO / "pyproject.toml").exists():
+        pytest.skip("cibuildwheel is not installed here (pip install --group wheels)")
+    result = subprocess.run(
+        [cibuildwheel, "--print-build-identifiers", "--platform", platform, "--archs", arch, str(REPO)],
+        capture_output=True, text=True, timeout=120, env=_clean_env({}),
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == EXPECTED_IDENTIFIERS[platform, arch]
+
+
+def test_wheel_workflow_builds_on_native_runners_and_requires_aot():
+    workflow = REPO / ".github" / "workflows" / "wheels.yml"
+    if not workflow.exists():
+        pytest.skip("not a source checkout")
+    text = workflow.read_text()
+    for needle in ("ubuntu-24.04-arm", "macos-14", "windows-latest", "pypa/cibuildwheel"):
+        assert needle in text
+    pyproject = (REPO / "pyproject.toml").read_text()
+    for needle in ('NEUROJIT_REQUIRE_AOT = "1"', "auditwheel repair --strip", "tools/wheel_tests.py"):
+        assert needle in pyproject
