@@ -77,6 +77,21 @@ class LiquidStateMachine:
     sampled at the end of each of ``n_bins`` equal time bins. The readout is ridge
     regression onto one-hot class targets; :meth:`predict` returns the arg-max class.
 
+    The exact update, per batch row and step ``t`` (``v`` starts at 0)::
+
+        v = v * exp(-dt / tau) + input_spikes[t] @ input_weights + spikes[t-1] @ reservoir_weights
+        spikes[t] = v > threshold
+        v[spikes[t] != 0] = v_reset
+
+    (no recurrent term at ``t = 0``; sums over spiking rows in ascending index order). In
+    Brian2: ``dv/dt = -v/tau`` (method ``exact``), threshold ``v > threshold``, reset
+    ``v = v_reset``, input ``SpikeGeneratorGroup(..., when='start')`` and both the input and
+    the recurrent ``Synapses(on_pre='v += w')`` scheduled ``when='before_thresholds'``. Per
+    step this is snnTorch's ``snn.Leaky(beta=exp(-dt/tau), threshold=threshold,
+    reset_mechanism="zero", reset_delay=False)`` neuron (``v_reset = 0``) fed the summed
+    input and recurrent current (snnTorch's default ``reset_delay=True`` resets one step
+    late and drops that step's input).
+
     Parameters
     ----------
     n_inputs : int
@@ -104,7 +119,8 @@ class LiquidStateMachine:
         background spikes are drawn from ``key`` (see :meth:`run` and :meth:`step`).
     noise_weight : float
     features : {"traces", "counts"}
-        Exponentially filtered spike trains, or spike counts per bin.
+        Exponentially filtered spike trains, or spike counts over the ``T // n_bins``
+        steps up to each sampling point.
     feature_tau : float
         Time constant of the traces (seconds).
     n_bins : int
