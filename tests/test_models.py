@@ -185,9 +185,9 @@ def test_lsm_run_matches_the_reference_loop_on_every_backend(compiler, rng):
     np.testing.assert_array_equal(out, expected)
 
 
-@pytest.mark.parametrize("noise_rate", [0.0, 40.0])
-def test_lsm_steps_equal_run_spike_for_spike(compiler, rng, noise_rate):
-    lsm = LiquidStateMachine(10, 40, noise_rate=noise_rate, seed=6, compiler=compiler)
+@pytest.mark.parametrize("noise_rate, dtype", [(0.0, np.float64), (40.0, np.float64), (40.0, np.float32)])
+def test_lsm_steps_equal_run_spike_for_spike(compiler, rng, noise_rate, dtype):
+    lsm = LiquidStateMachine(10, 40, noise_rate=noise_rate, seed=6, dtype=dtype, compiler=compiler)
     inputs = (rng.random((3, 60, 10)) < 0.08).astype(np.float64)
     whole = lsm.run(inputs, key=123)
     state, key, stepped = lsm.init_state(3), np.random.default_rng(123), []
@@ -196,6 +196,7 @@ def test_lsm_steps_equal_run_spike_for_spike(compiler, rng, noise_rate):
         stepped.append(state.neuron_state.spikes)
     assert whole.sum() > 30
     np.testing.assert_array_equal(np.stack(stepped, axis=1), whole)
+    assert whole.dtype == state.neuron_state.v.dtype == dtype
     assert state.t == pytest.approx(60 * lsm.dt)
 
 
