@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import numbers
 import os
 import warnings
 from dataclasses import dataclass, field, fields
+
+import numpy as np
 
 BACKENDS = ("auto", "aot", "jit", "python")
 ENV_BACKEND = "NEUROJIT_BACKEND"
@@ -80,8 +83,10 @@ class JITConfig:
                     f"JITConfig.cache_directory must be a non-empty path or None, got {self.cache_directory!r}"
                 )
             self.cache_directory = os.fspath(self.cache_directory)
-        if isinstance(self.max_cache_size, bool) or not isinstance(self.max_cache_size, int) or self.max_cache_size <= 0:
-            raise ValueError(f"JITConfig.max_cache_size must be a positive number of bytes, got {self.max_cache_size!r}")
+        size = self.max_cache_size
+        if isinstance(size, (bool, np.bool_)) or not isinstance(size, numbers.Integral) or size <= 0:
+            raise ValueError(f"JITConfig.max_cache_size must be a positive number of bytes, got {size!r}")
+        self.max_cache_size = int(size)  # numpy integers too (e.g. from a computed size)
         if not isinstance(self.backend, str) or self.backend.lower() not in BACKENDS:
             raise ValueError(f"JITConfig.backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
         self.backend = self.backend.lower()

@@ -317,3 +317,12 @@ def test_optimize_memory_layout_rejects_bad_pattern(compiler, pattern):
 def test_benchmark_rejects_bad_arguments(compilers, kwargs):
     with pytest.raises(ValueError, match="test_sizes" if "test_sizes" in kwargs else "num_iterations"):
         compilers["python"].benchmark_jit_performance(**kwargs)
+
+
+def test_jitconfig_accepts_numpy_integer_cache_size():
+    config = JITConfig(max_cache_size=np.int64(1 << 20))
+    assert config.max_cache_size == 1 << 20 and type(config.max_cache_size) is int
+    with pytest.raises(ValueError, match="max_cache_size"):
+        JITConfig(max_cache_size=np.int64(0))
+    with pytest.raises(ValueError, match="max_cache_size"):
+        JITConfig(max_cache_size=np.bool_(True))
