@@ -184,9 +184,9 @@ class JITCompiler:
         if not self.config.optimize_memory_layout:
             return array
         if access_pattern == "row_major":
-            return np.ascontiguousarray(array)
+            return np.asarray(array, order="C")  # unlike ascontiguousarray, keeps 0-d arrays 0-d
         if access_pattern == "column_major":
-            return np.asfortranarray(array)
+            return np.asarray(array, order="F")
         if array.flags.c_contiguous and array.ctypes.data % CACHE_LINE_BYTES == 0:
             return array
         buffer = np.empty(array.nbytes + CACHE_LINE_BYTES, dtype=np.uint8)
