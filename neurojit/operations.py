@@ -59,8 +59,9 @@ def spike_processing(backend, spike_trains, weights, thresholds, dt, tau=0.02, v
         out[b, t, i] = v[i] > thresholds[i]
         v[i] = v_reset where neuron i spiked
 
-    This is snnTorch's ``snn.Leaky(beta=exp(-dt/tau), reset_mechanism="zero")`` and
-    Brian2's ``dv/dt = -v/tau`` (method ``exact``) with ``on_pre='v += w'``, threshold
+    This is snnTorch's ``snn.Leaky(beta=exp(-dt/tau), threshold=thr, reset_mechanism="zero",
+    reset_delay=False)`` fed ``spike_trains[b, t] @ weights`` (for ``v_reset = 0``; snnTorch's
+    default ``reset_delay=True`` resets one step late) and Brian2's ``dv/dt = -v/tau`` (method ``exact``) with ``on_pre='v += w'``, threshold
     ``v > thr`` and reset ``v = v_reset``, when the input ``SpikeGeneratorGroup`` runs
     ``when='start'`` and the synapses ``when='before_thresholds'``: spike for spike in
     float64. The synaptic sum is accumulated in ascending ``j`` in the array dtype.
