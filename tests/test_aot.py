@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -246,8 +247,10 @@ def _copy_package(tmp_path: Path) -> Path:
 
 
 FALLBACK_REPORT = """
-    import json, warnings
+    import json, sys, warnings
     from pathlib import Path
+    # An editable install's import hook would serve neurojit's submodules from the checkout.
+    sys.meta_path[:] = [f for f in sys.meta_path if "__editable__" not in getattr(f, "__module__", "")]
     import neurojit
     assert Path(neurojit.__file__).resolve().parent == Path.cwd().resolve() / "neurojit", neurojit.__file__
     with warnings.catch_warnings(record=True) as caught:
@@ -272,8 +275,6 @@ def _fallback_report(tmp_path: Path) -> dict:
 
 
 def _clean_env(extra: dict) -> dict:
-    import os
-
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEUROJIT_") and k != "PYTHONPATH"}
     env.update(extra)
     return env
@@ -352,7 +353,7 @@ EXPECTED_IDENTIFIERS = {
 
 @pytest.mark.parametrize(("platform", "arch"), list(EXPECTED_IDENTIFIERS))
 def test_cibuildwheel_builds_exactly_the_supported_wheels(platform, arch):
-    cibuildwheel = shutil.which("cibuildwheel")
+    cibuildwheel = shutil.which("cibuildwheel", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
     if cibuildwheel is None or not (REPO / "pyproject.toml").exists():
         pytest.skip("cibuildwheel is not installed here (pip install --group wheels)")
     result = subprocess.run(
