@@ -1,6 +1,6 @@
 """Steady state: every AOT variant against numba JIT, loop by loop, at large sizes.
 
-    python benchmarks/aot_vs_jit.py [--repeats 7] [--dtype float32 float64]
+    python benchmarks/aot_vs_jit.py [--repeats 21] [--dtype float32 float64]
 
 Needs numba (for the JIT side) and an AOT build (``python build_aot.py``). Both sides run
 the same loop source on the same arrays, single-threaded (the AOT exports are serial, so
@@ -56,20 +56,23 @@ def inputs(loop: str, dtype: str, rng: np.random.Generator):
     raise AssertionError(loop)
 
 
-def median_time(function, args, out, repeats: int) -> float:
-    call = (lambda: function(*args, out)) if out is not None else (lambda: function(*args))
-    call()  # warm-up (and JIT compile)
-    times = []
+def median_times(functions: list, args, out, repeats: int) -> list[float]:
+    """Median seconds per call of each function; calls interleaved so that load drifts hit all alike."""
+    calls = [(lambda f=f: f(*args, out)) if out is not None else (lambda f=f: f(*args)) for f in functions]
+    for call in calls:
+        call()  # warm-up (and JIT compile)
+    times = [[] for _ in calls]
     for _ in range(repeats):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for call, series in zip(calls, times):
+            start = time.perf_counter()
+            call()
+            series.append(time.perf_counter() - start)
+    return [statistics.median(series) for series in times]
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--repeats", type=int, default=21)
     parser.add_argument("--dtype", nargs="+", default=["float32", "float64"])
     args = parser.parse_args()
 
@@ -89,13 +92,14 @@ def main() -> int:
     for loop in signatures.LOOPS:
         for dtype in args.dtype:
             loop_args, out = inputs(loop, dtype, rng)
-            t_jit = median_time(jit.loop(loop, dtype), loop_args, out, args.repeats)
+            functions = [jit.loop(loop, dtype)] + [
+                getattr(modules[name], signatures.export_name(loop, dtype)) for name in names
+            ]
+            t_jit, *t_aot = median_times(functions, loop_args, out, args.repeats)
             row = f"{loop:<20} {dtype:<8} {t_jit * 1e3:8.2f} "
-            for i, name in enumerate(names):
-                t = median_time(getattr(modules[name], signatures.export_name(loop, dtype)), loop_args, out, args.repeats)
+            for t in t_aot:
                 row += f"{t * 1e3:14.2f} {t / t_jit:6.2f} "
-                if i == 0:
-                    worst = max(worst, t / t_jit)
+            worst = max(worst, t_aot[0] / t_jit)
             print(row)
     print(f"worst best-variant / JIT ratio: {worst:.2f} (goal <= 1.05)")
     return 0

@@ -63,10 +63,14 @@ def main(argv: list[str]) -> int:
         shutil.copytree(PROJECT / "tests", root / "tests", ignore=shutil.ignore_patterns("__pycache__"))
         for name in ("README.md", "pyproject.toml"):
             shutil.copy2(PROJECT / name, root / name)
+        previous = os.getcwd()
         os.chdir(root)
-        import pytest
+        try:
+            import pytest
 
-        status = pytest.main(["-p", "no:cacheprovider", "tests", *argv], plugins=[plugin])
+            status = pytest.main(["-p", "no:cacheprovider", "tests", *argv], plugins=[plugin])
+        finally:
+            os.chdir(previous)  # Windows cannot delete the current folder
     if plugin.culprit is not None or forbidden_modules():
         where = f"after {plugin.culprit[0]}: {plugin.culprit[1]}" if plugin.culprit else forbidden_modules()
         print(f"wheel_tests: FAILED, numba/llvmlite were imported ({where})", flush=True)
