@@ -76,7 +76,7 @@ def main() -> int:
     parser.add_argument("--dtype", nargs="+", default=["float32", "float64"])
     args = parser.parse_args()
 
-    manifest = json.loads(aot.MANIFEST.read_text())
+    manifest = json.loads(Path(aot.MANIFEST).read_text())
     if manifest.get("failed") or manifest.get("source_digest") != signatures.source_digest():
         sys.exit("no current AOT build: run `python build_aot.py`")
     have = aot.cpu_features()

@@ -4,14 +4,13 @@ convolution, matrix multiply) with ahead-of-time, on-demand JIT and NumPy backen
 >>> import neurojit
 >>> kernel = neurojit.JITCompiler().compile_spike_processing_kernel()
 
-numba is imported only when the JIT backend is chosen or asked about (``NUMBA_AVAILABLE``,
-``get_jit_info()``), so a process running the AOT kernels never pays for it.
+numba, the JIT disk cache and the models are imported only when used (numba when the JIT
+backend is chosen or ``NUMBA_AVAILABLE``/``get_jit_info()`` is asked for), so a process that
+runs the AOT kernels pays for none of them.
 """
 
 from ._version import __version__
 from .backends.select import BackendUnavailableError, FallbackWarning
-from .cache import CacheWarning
-from .models import EchoStateNetwork, LiquidStateMachine
 from .performance import (
     JITCompiler,
     JITConfig,
@@ -33,9 +32,24 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
-    if name == "NUMBA_AVAILABLE":  # computed on first access: importing numba takes ~0.25 s
-        from .performance import jit_compilation
+#: names resolved on first access, so that ``import neurojit`` stays cheap for a process that
+#: only runs kernels: numba (~0.25 s), the disk cache and the models are imported when used.
+_LAZY = {
+    "NUMBA_AVAILABLE": ("performance.jit_compilation", "NUMBA_AVAILABLE"),
+    "CacheWarning": ("cache", "CacheWarning"),
+    "EchoStateNetwork": ("models", "EchoStateNetwork"),
+    "LiquidStateMachine": ("models", "LiquidStateMachine"),
+}
 
-        return jit_compilation.NUMBA_AVAILABLE
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        module, attribute = _LAZY[name]
+        return getattr(importlib.import_module(f".{module}", __name__), attribute)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

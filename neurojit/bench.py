@@ -120,7 +120,8 @@ def contenders(include_python: bool = True, threads: bool = True) -> dict[str, A
             found["jit-parallel"] = jit.JITBackend(fastmath=False, parallel=True, cache_directory=None)
     status = select.aot_status()
     if status.backend is not None:
-        manifest = json.loads(aot.MANIFEST.read_text())
+        with open(aot.MANIFEST, encoding="utf-8") as f:
+            manifest = json.load(f)
         have = aot.cpu_features()
         for variant in manifest["variants"]:
             if not set(variant.get("cpu_features", [])) <= have:

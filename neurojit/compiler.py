@@ -7,21 +7,19 @@ then runs a loop from the backend chosen by :mod:`neurojit.backends.select`.
 from __future__ import annotations
 
 import dataclasses
-import inspect
-import logging
+import functools
 import os
 import threading
 from typing import Any, Callable
 
 import numpy as np
 
-from . import cache, operations
+from . import operations
 from .backends import python, select
 from .backends.select import JITCompileError
 from .backends.threads import ThreadedBackend
 from .config import JITConfig
 
-logger = logging.getLogger("neurojit")
 
 LAYOUTS = ("row_major", "column_major", "blocked")
 CACHE_LINE_BYTES = 64
@@ -43,8 +41,14 @@ class Kernel:
         self._function, self.loops = operations.KERNELS[name]
         self.name = self.__name__ = self.__qualname__ = name
         self.__doc__ = self._function.__doc__
+
+    @functools.cached_property
+    def __signature__(self):
+        """The documented function's signature without its first (backend) parameter."""
+        import inspect  # only for introspection; keeps it off the import path
+
         signature = inspect.signature(self._function)
-        self.__signature__ = signature.replace(parameters=list(signature.parameters.values())[1:])
+        return signature.replace(parameters=list(signature.parameters.values())[1:])
 
     @property
     def backend(self) -> str:
@@ -83,7 +87,6 @@ class JITCompiler:
         if self.config.verbose:
             _enable_verbose_logging()
         choice = select.choose(self.config.backend, self.config.enable_jit)
-        self.cache_directory = self._resolve_cache_directory()
         self._lock = threading.Lock()
         self._jit: jit.JITBackend | None = None
         self._backend = self._make_backend(choice.name)
@@ -92,9 +95,13 @@ class JITCompiler:
 
     # -- backends -------------------------------------------------------------------
 
-    def _resolve_cache_directory(self) -> str | None:
+    @functools.cached_property
+    def cache_directory(self) -> str | None:
+        """Folder of the JIT disk cache (``None`` with ``cache_compiled_functions=False``)."""
         if not self.config.cache_compiled_functions:
             return None
+        from . import cache
+
         return os.path.abspath(self.config.cache_directory or cache.default_cache_directory())
 
     def _make_backend(self, name: str):
@@ -232,7 +239,7 @@ class JITCompiler:
             if jit_backend is not None and self.config.profile_compilation
             else {},
             "cache_directory": self.cache_directory,
-            "cache_size_bytes": cache.cache_size(self.cache_directory),
+            "cache_size_bytes": _cache().cache_size(self.cache_directory),
             "max_cache_size": self.config.max_cache_size,
             "cache_stats": dict(jit_backend.stats) if jit_backend is not None else {},
             "cache_problems": dict(jit_backend.cache_problems) if jit_backend is not None else {},
@@ -298,12 +305,29 @@ class JITCompiler:
             self._kernels.clear()
             if self._jit is not None:
                 self._jit.clear()
-        removed = cache.clear_disk_cache(self.cache_directory)
-        logger.debug("cleared the kernel table and %d cache files in %s", removed, self.cache_directory)
+        removed = _cache().clear_disk_cache(self.cache_directory)
+        _logger().debug("cleared the kernel table and %d cache files in %s", removed, self.cache_directory)
+
+
+def _logger():
+    """neurojit's logger; ``logging`` is imported only when something is logged."""
+    import logging
+
+    return logging.getLogger("neurojit")
+
+
+def _cache():
+    """The disk-cache module, imported when first needed (an AOT-only process never needs it)."""
+    from . import cache
+
+    return cache
 
 
 def _enable_verbose_logging() -> None:
     """Show neurojit's log at DEBUG level (with a handler only if logging is not configured)."""
+    import logging
+
+    logger = _logger()
     logger.setLevel(logging.DEBUG)
     if not logger.handlers and not logging.getLogger().handlers:
         handler = logging.StreamHandler()

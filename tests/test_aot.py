@@ -33,7 +33,7 @@ REPO = PACKAGE.parent
 
 def _manifest() -> dict | None:
     try:
-        return json.loads(aot.MANIFEST.read_text())
+        return json.loads(Path(aot.MANIFEST).read_text())
     except (OSError, ValueError):
         return None
 

@@ -28,14 +28,14 @@ import importlib
 import json
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable
 
 from ..kernels import signatures
 
 NAME = "aot"
 ENV_VARIANT = "NEUROJIT_AOT_VARIANT"
-MANIFEST = Path(__file__).resolve().parent.parent / "_aot_manifest.json"
+#: path of the manifest (a str; os.path rather than pathlib keeps ``import neurojit`` cheap)
+MANIFEST = os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(__file__))), "_aot_manifest.json")
 MANIFEST_FORMAT = 1
 BUILD_HINT = "build it with `python build_aot.py` in a source checkout, or install a neurojit wheel"
 
@@ -102,7 +102,8 @@ def _choose_variant(variants: list[dict]) -> tuple[dict | None, str]:
 def load() -> AOTStatus:
     """Find, check and import the best AOT variant for this machine."""
     try:
-        manifest = json.loads(MANIFEST.read_text())
+        with open(MANIFEST, encoding="utf-8") as f:
+            manifest = json.load(f)
     except FileNotFoundError:
         return AOTStatus(None, f"AOT kernels are not built in this install; {BUILD_HINT}")
     except (OSError, ValueError) as exc:

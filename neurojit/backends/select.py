@@ -9,13 +9,11 @@ than simply not installed.
 from __future__ import annotations
 
 import functools
-import logging
 import warnings
 from dataclasses import dataclass
 
 from . import aot
 
-logger = logging.getLogger("neurojit")
 
 JIT_HINT = "install numba with `pip install 'neurojit[jit]'`"
 
@@ -69,7 +67,9 @@ def _report_once(message: str, problem: bool) -> None:
     if problem:
         warnings.warn(message, FallbackWarning, stacklevel=5)
     else:
-        logger.info(message)
+        import logging  # only when there is something to say
+
+        logging.getLogger("neurojit").info(message)
 
 
 def choose(backend: str, enable_jit: bool) -> Choice:

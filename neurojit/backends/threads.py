@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
 import numpy as np
@@ -29,7 +28,7 @@ BATCH_ARGUMENTS = {
 #: below this many output elements per slice, threading costs more than it saves
 MIN_ELEMENTS_PER_THREAD = 16_384
 
-_pool: ThreadPoolExecutor | None = None
+_pool = None  # a concurrent.futures.ThreadPoolExecutor, made on first split
 _pool_lock = threading.Lock()
 
 
@@ -41,7 +40,9 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def _shared_pool() -> ThreadPoolExecutor:
+def _shared_pool() -> "ThreadPoolExecutor":
+    from concurrent.futures import ThreadPoolExecutor
+
     global _pool
     with _pool_lock:
         if _pool is None:
