@@ -212,7 +212,7 @@ def convolution(backend, spike_trains, kernel) -> np.ndarray:
     spike_trains : array_like, shape (B, T, N)
         Spikes (non-zero = spike).
     kernel : array_like, shape (K,)
-        Filter taps; ``kernel[0]`` applies at the spike's own step.
+        Filter taps, finite; ``kernel[0]`` applies at the spike's own step.
 
     Returns
     -------
@@ -223,6 +223,8 @@ def convolution(backend, spike_trains, kernel) -> np.ndarray:
     shapes = Shapes(dtype)
     spikes = shapes.array("spike_trains", spike_trains, ("B", "T", "N"))
     taps = shapes.array("kernel", kernel, ("K",))
+    if not np.isfinite(taps).all():
+        raise ValueError("kernel must hold finite numbers (a non-finite tap times a silent step is undefined)")
     out = np.empty(spikes.shape, dtype)
     if out.size:
         backend.loop("causal_convolution", dtype.name)(spikes, taps, out)

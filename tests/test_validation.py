@@ -136,6 +136,8 @@ BAD_INPUTS = [
     ("convolution", "kernel", None, TypeError, ["kernel"]),
     ("convolution", "kernel", complex_of, TypeError, ["kernel"]),
     ("convolution", "kernel", string_of, TypeError, ["kernel"]),
+    ("convolution", "kernel", np.array([1.0, np.inf]), ValueError, ["kernel", "finite"]),
+    ("convolution", "kernel", np.array([np.nan, 1.0]), ValueError, ["kernel", "finite"]),
     # -- matrix_multiply
     ("matrix_multiply", "a", drop_axis, ValueError, ["a must be 2-D (M, K)"]),
     ("matrix_multiply", "b", add_axis, ValueError, ["b must be 2-D (K, N)"]),

@@ -3,8 +3,12 @@
 ``out[b, t, n] = sum_{k=0..min(K-1, t)} kernel[k] * (spikes[b, t-k, n] != 0)``
 
 Each spike scatters the ``K`` taps forward in time, so the cost is proportional to
-``spikes x K`` rather than ``B x T x N x K``. Every output element receives its terms in
-order of increasing source time (decreasing ``k``).
+``spikes x K`` rather than ``B x T x N x K``. A time step in which more than
+``DENSE_FRACTION`` of the channels spike is instead added as whole rows
+(``out[t + k, :] += kernel[k] * mask``), which vectorises. Every output element receives
+its terms in order of increasing source time (decreasing ``k``) on both paths, and
+``kernel[k] * 1`` is exact, so the two paths give identical results (the kernel taps are
+validated finite, so ``kernel[k] * 0`` is 0).
 
 Parallel loops: batch rows are independent (``prange`` over ``b``). With a single batch
 row, a parallel compile (``PARALLEL``) splits the channels into blocks of ``BLOCK``
@@ -18,6 +22,7 @@ prange = range  # rebound to numba.prange by the JIT backend
 
 PARALLEL = False  # True in the JIT backend's parallel compile (with prange = numba.prange)
 BLOCK = 2048  # channels per parallel work item when there is one batch row
+DENSE_FRACTION = 0.125  # above this share of spiking channels a row add beats the scatter
 
 
 def causal_convolution(spikes, taps, out):
@@ -30,6 +35,7 @@ def causal_convolution(spikes, taps, out):
             lo = block * BLOCK
             hi = min(lo + BLOCK, n_channels)
             active = np.empty(hi - lo, dtype=np.int64)
+            mask = np.empty_like(out[0, 0, lo:hi])
             for t in range(n_steps):
                 row = out[0, t, lo:hi]
                 for n in range(hi - lo):
@@ -41,6 +47,15 @@ def causal_convolution(spikes, taps, out):
                     if spiking[n] != 0:
                         active[n_active] = n
                         n_active += 1
+                if n_active > DENSE_FRACTION * (hi - lo):
+                    for n in range(hi - lo):
+                        mask[n] = 1 if spiking[n] != 0 else 0
+                    for k in range(min(n_taps, n_steps - t)):
+                        tap = taps[k]
+                        row = out[0, t + k, lo:hi]
+                        for n in range(hi - lo):
+                            row[n] += tap * mask[n]
+                    continue
                 for k in range(min(n_taps, n_steps - t)):
                     tap = taps[k]
                     row = out[0, t + k, lo:hi]
@@ -49,6 +64,7 @@ def causal_convolution(spikes, taps, out):
         return
     for b in prange(n_batch):
         active = np.empty(n_channels, dtype=np.int64)
+        mask = np.empty_like(out[b, 0])
         for t in range(n_steps):
             for n in range(n_channels):
                 out[b, t, n] = 0
@@ -58,6 +74,15 @@ def causal_convolution(spikes, taps, out):
                 if spikes[b, t, n] != 0:
                     active[n_active] = n
                     n_active += 1
+            if n_active > DENSE_FRACTION * n_channels:
+                for n in range(n_channels):
+                    mask[n] = 1 if spikes[b, t, n] != 0 else 0
+                for k in range(min(n_taps, n_steps - t)):
+                    tap = taps[k]
+                    row = out[b, t + k]
+                    for n in range(n_channels):
+                        row[n] += tap * mask[n]
+                continue
             for k in range(min(n_taps, n_steps - t)):
                 tap = taps[k]
                 for a in range(n_active):
