@@ -244,43 +244,6 @@ def test_lsm_pattern_classification_well_above_chance(fast):
     assert shuffled.score(test.spikes, test.labels) < 0.3
 
 
-def test_seed_optimized_lsm_example():
-    """The seed's "Liquid State Machine Integration" example, verbatim apart from the imports."""
-    from neurojit import JITCompiler
-    from neurojit.models import LiquidStateMachine
-
-    class OptimizedLSM(LiquidStateMachine):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            self.jit_compiler = JITCompiler()
-
-            # Pre-compile kernels
-            self.spike_kernel = self.jit_compiler.compile_spike_processing_kernel()
-            self.reservoir_kernel = self.jit_compiler.compile_reservoir_update_kernel()
-
-        def optimized_step(self, state, input_spikes, dt, t, key=None):
-            # Use JIT-compiled kernels for critical computations
-            reservoir_currents = self.reservoir_kernel(
-                state.neuron_state.spikes.astype(np.float32),
-                state.input_weights.astype(np.float32),
-                state.reservoir_weights.astype(np.float32),
-                input_spikes.astype(np.float32)
-            )
-            self.last_currents = reservoir_currents
-
-            # Continue with standard LSM processing
-            return super().step(state, input_spikes, dt, t, key)
-
-    lsm = OptimizedLSM(8, 16, seed=0)
-    inputs = (np.random.default_rng(0).random((2, 30, 8)) < 0.2).astype(np.float64)
-    state, stepped = lsm.init_state(2), []
-    for t in range(30):
-        state = lsm.optimized_step(state, inputs[:, t], lsm.dt, t * lsm.dt, key=0)
-        stepped.append(state.neuron_state.spikes)
-    assert lsm.last_currents.shape == (2, 16) and lsm.last_currents.dtype == np.float32
-    np.testing.assert_array_equal(np.stack(stepped, axis=1), lsm.run(inputs))
-
-
 def test_lsm_rejects_bad_arguments(fast):
     with pytest.raises(ValueError, match="tau"):
         LiquidStateMachine(4, 8, tau=0, compiler=fast)
