@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from reference import REFERENCES, SPIKING, tolerance
+
 KERNELS = (
     "spike_processing",
     "reservoir_update",
@@ -81,3 +83,16 @@ def make_args(kernel, rng, dtype, *, B=3, T=7, N=5, I=4, K=3, M=6, density=0.3, 
 def spike_argument(kernel) -> int:
     """Position of the spike (or input) array among the positional arguments."""
     return 3 if kernel == "reservoir_update" else 0
+
+
+def check_against_reference(name, result, args, kwargs, dtype):
+    expected = REFERENCES[name](*args, **kwargs)
+    assert isinstance(result, np.ndarray)
+    assert result.dtype == np.dtype(dtype), f"output dtype {result.dtype}, expected {np.dtype(dtype)}"
+    assert result.shape == expected.shape
+    if name in SPIKING:
+        assert np.isin(result, (0, 1)).all()
+        np.testing.assert_array_equal(result, expected.astype(result.dtype), err_msg=f"{name}: spikes differ")
+    else:
+        np.testing.assert_allclose(result, expected, **tolerance(dtype), err_msg=name)
+    return expected

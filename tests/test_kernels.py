@@ -13,9 +13,9 @@ import math
 import numpy as np
 import pytest
 
-from cases import KERNELS, METHODS, kernel_of, make_args, spike_argument
+from cases import KERNELS, METHODS, check_against_reference, kernel_of, make_args, spike_argument
 from conftest import available_backends
-from reference import REFERENCES, SPIKING, tolerance
+from reference import SPIKING, tolerance
 
 DTYPES = [pytest.param(np.float32, id="f32"), pytest.param(np.float64, id="f64")]
 
@@ -29,19 +29,6 @@ SHAPES = {
     "T0": dict(B=2, T=0, N=4, I=3, K=0, M=4),
     "longer": dict(B=2, T=40, N=12, I=17, K=6, M=9),
 }
-
-
-def check_against_reference(name, result, args, kwargs, dtype):
-    expected = REFERENCES[name](*args, **kwargs)
-    assert isinstance(result, np.ndarray)
-    assert result.dtype == np.dtype(dtype), f"output dtype {result.dtype}, expected {np.dtype(dtype)}"
-    assert result.shape == expected.shape
-    if name in SPIKING:
-        assert np.isin(result, (0, 1)).all()
-        np.testing.assert_array_equal(result, expected.astype(result.dtype), err_msg=f"{name}: spikes differ")
-    else:
-        np.testing.assert_allclose(result, expected, **tolerance(dtype), err_msg=name)
-    return expected
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

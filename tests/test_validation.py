@@ -9,9 +9,9 @@ import math
 import numpy as np
 import pytest
 
-from cases import KERNELS, kernel_of, make_args
+from cases import KERNELS, check_against_reference, kernel_of, make_args
 from neurojit import JITCompiler, JITConfig
-from reference import REFERENCES, SPIKING, tolerance
+from reference import REFERENCES
 
 # Base shapes of every case: B=3, T=7, N=5, I=4, K=3, M=6 (see cases.make_args)
 DIMS = dict(B=3, T=7, N=5, I=4, K=3, M=6)
@@ -197,12 +197,7 @@ def test_lists_are_accepted(compiler, name, rng):
     as_lists = [a.tolist() if isinstance(a, np.ndarray) else a for a in args]
     list_kwargs = {k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in kwargs.items()}
     result = kernel_of(compiler, name)(*as_lists, **list_kwargs)
-    assert result.dtype == np.float64
-    expected = REFERENCES[name](*args, **kwargs)
-    if name in SPIKING:
-        np.testing.assert_array_equal(result, expected)
-    else:
-        np.testing.assert_allclose(result, expected, **tolerance(np.float64))
+    check_against_reference(name, result, args, kwargs, np.float64)
 
 
 def test_scalar_thresholds_and_bias_broadcast(compiler, rng):
@@ -226,12 +221,7 @@ def test_mixed_precision_computes_in_float64(compiler, name, rng):
     args = list(args)
     args[0] = args[0].astype(np.float32)
     result = kernel_of(compiler, name)(*args, **kwargs)
-    assert result.dtype == np.float64
-    expected = REFERENCES[name](*args, **kwargs)
-    if name in SPIKING:
-        np.testing.assert_array_equal(result, expected)
-    else:
-        np.testing.assert_allclose(result, expected, **tolerance(np.float64))
+    check_against_reference(name, result, args, kwargs, np.float64)
 
 
 def test_scalar_types_accepted(compiler, rng):

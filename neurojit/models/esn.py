@@ -8,6 +8,7 @@ import numpy as np
 
 from .readout import RidgeReadout
 from .tasks import nrmse
+from ._setup import dtype_and_compiler
 
 __all__ = ["EchoStateNetwork", "PRESETS", "sparse_random_matrix"]
 
@@ -132,15 +133,8 @@ class EchoStateNetwork:
             raise ValueError(f"leak_rate must be in (0, 1], got {leak_rate}")
         if spectral_radius < 0 or warmup < 0:
             raise ValueError("spectral_radius and warmup must be >= 0")
-        self.dtype = np.dtype(dtype)
-        if self.dtype not in (np.float32, np.float64):
-            raise ValueError(f"dtype must be float32 or float64, got {self.dtype}")
-        if compiler is None:
-            from ..compiler import get_global_compiler
-
-            compiler = get_global_compiler()
-        self.compiler = compiler
-        self._kernel = compiler.compile_reservoir_run_kernel()
+        self.dtype, self.compiler = dtype_and_compiler(dtype, compiler)
+        self._kernel = self.compiler.compile_reservoir_run_kernel()
         self.n_units, self.n_inputs = int(n_units), int(n_inputs)
         self.leak_rate = float(leak_rate)
         self.spectral_radius = float(spectral_radius)

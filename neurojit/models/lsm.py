@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from .readout import RidgeReadout
+from ._setup import dtype_and_compiler
 
 __all__ = ["LiquidStateMachine", "LSMState", "NeuronState"]
 
@@ -174,16 +175,9 @@ class LiquidStateMachine:
             raise ValueError(f"noise_rate must be >= 0, got {noise_rate}")
         if features not in ("traces", "counts"):
             raise ValueError(f"features must be 'traces' or 'counts', got {features!r}")
-        self.dtype = np.dtype(dtype)
-        if self.dtype not in (np.float32, np.float64):
-            raise ValueError(f"dtype must be float32 or float64, got {self.dtype}")
-        if compiler is None:
-            from ..compiler import get_global_compiler
-
-            compiler = get_global_compiler()
-        self.compiler = compiler
-        self._network = compiler.compile_lif_network_kernel()
-        self._convolution = compiler.compile_convolution_kernel()
+        self.dtype, self.compiler = dtype_and_compiler(dtype, compiler)
+        self._network = self.compiler.compile_lif_network_kernel()
+        self._convolution = self.compiler.compile_convolution_kernel()
         self.n_inputs, self.n_neurons = int(n_inputs), int(n_neurons)
         self.dt, self.tau = float(dt), float(tau)
         self.threshold, self.v_reset = float(threshold), float(v_reset)
