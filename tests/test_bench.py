@@ -1,8 +1,10 @@
 """The benchmark machinery: baselines compute the same thing, the grid and CLI produce sane output."""
 
+import importlib.util
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -61,3 +63,25 @@ def test_bench_plot(tmp_path):
     rows = bench.run_grid({"convolution": ([8, 16], [0.1])}, repeats=1, batch=2, steps=10)
     bench.plot_rows(rows, str(tmp_path / "speedup.png"))
     assert (tmp_path / "speedup.png").stat().st_size > 1000
+
+
+def _run_peers(*flags):
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "peers.py"
+    return subprocess.run([sys.executable, str(script), *flags], capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("peer", ["reservoirpy", "brian2", "snntorch"])
+def test_peers_benchmark_skips_a_missing_peer_or_compares_spike_for_spike(peer):
+    result = _run_peers("--only", peer, "--repeats", "1", "--steps", "50")
+    assert result.returncode == 0, result.stderr
+    if importlib.util.find_spec(peer) is None:
+        assert "not installed, skipped" in result.stdout
+    elif peer == "reservoirpy":
+        assert result.stdout.count("steps/s") == 4
+    else:
+        assert " 0 entries differ" in result.stdout
+
+
+def test_peers_benchmark_rejects_an_unknown_peer():
+    result = _run_peers("--only", "nest")
+    assert result.returncode == 2 and "unknown peer 'nest'" in result.stderr
