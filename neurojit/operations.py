@@ -21,6 +21,10 @@ from .validate import Shapes, finite_scalar, float_dtype, fraction
 
 #: A 0/1 left operand at most this dense goes to the event-driven loop, denser to BLAS.
 SPARSE_MATMUL_DENSITY = 0.1
+#: A reservoir matrix at most this dense is run in compressed (CSR) form ...
+SPARSE_RESERVOIR_DENSITY = 0.25
+#: ... when the call has at least this many steps (batch rows x time steps) to repay the conversion.
+SPARSE_RESERVOIR_MIN_STEPS = 32
 
 
 def _lif_scalars(shapes: Shapes, dt: Any, tau: Any, v_reset: Any):
@@ -129,6 +133,22 @@ def _reservoir_arguments(shapes: Shapes, input_weights, reservoir_weights, leak_
     return w_in, w_res, bias, shapes.scalar(fraction("leak_rate", leak_rate))
 
 
+def _compressed_rows(w_res: np.ndarray, steps: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """CSR arrays of ``w_res.T`` for the reservoir loop, or empty arrays (use the dense rows).
+
+    Compressed when ``w_res`` is at most ``SPARSE_RESERVOIR_DENSITY`` non-zero and the call
+    runs at least ``SPARSE_RESERVOIR_MIN_STEPS`` steps; the loop then does work in
+    proportion to the connections and gives the same numbers as with the dense rows.
+    """
+    n = w_res.shape[0]
+    if steps >= SPARSE_RESERVOIR_MIN_STEPS and n and np.count_nonzero(w_res) <= SPARSE_RESERVOIR_DENSITY * n * n:
+        post, pre = np.nonzero(w_res.T)  # row-major order: by unit, then presynaptic index ascending
+        w_ptr = np.zeros(n + 1, np.int64)
+        np.cumsum(np.bincount(post, minlength=n), out=w_ptr[1:])
+        return w_ptr, pre.astype(np.uint32), np.ascontiguousarray(w_res[pre, post])
+    return np.empty(0, np.int64), np.empty(0, np.uint32), np.empty(0, w_res.dtype)
+
+
 def reservoir_run(
     backend, inputs, input_weights, reservoir_weights, initial_states, leak_rate=1.0, bias=None
 ) -> np.ndarray:
@@ -155,6 +175,10 @@ def reservoir_run(
     ``x_t = (1 - a) * x_{t-1} + a * tanh(x_{t-1} @ reservoir_weights + inputs[:, t] @ input_weights + bias)``
     with ``x_{-1} = initial_states``: ReservoirPy's ``Reservoir`` update with
     ``W = reservoir_weights.T``, ``Win = input_weights.T``, ``lr = a``.
+
+    A sparse ``reservoir_weights`` (at most ``SPARSE_RESERVOIR_DENSITY`` non-zero, the usual
+    ESN) is run in compressed form on the compiled backends: same numbers, work in
+    proportion to the connections.
     """
     dtype = float_dtype(
         inputs=inputs, input_weights=input_weights, reservoir_weights=reservoir_weights,
@@ -166,7 +190,8 @@ def reservoir_run(
     states = shapes.array("initial_states", initial_states, ("B", "N"))
     out = np.empty(inputs.shape[:2] + (bias.shape[0],), dtype)
     if out.size:
-        backend.loop("reservoir_run", dtype.name)(inputs, w_in, w_res, bias, leak_rate, states, out)
+        compressed = _compressed_rows(w_res, out.shape[0] * out.shape[1])
+        backend.loop("reservoir_run", dtype.name)(inputs, w_in, w_res, *compressed, bias, leak_rate, states, out)
     return out
 
 
@@ -200,7 +225,10 @@ def reservoir_update(
     inputs = shapes.array("input_spikes", input_spikes, ("B", "I"))
     out = np.empty((states.shape[0], 1, states.shape[1]), dtype)
     if out.size:
-        backend.loop("reservoir_run", dtype.name)(inputs.reshape(inputs.shape[0], 1, -1), w_in, w_res, bias, leak_rate, states, out)
+        backend.loop("reservoir_run", dtype.name)(
+            inputs.reshape(inputs.shape[0], 1, -1), w_in, w_res, *_compressed_rows(w_res, out.shape[0]),
+            bias, leak_rate, states, out,
+        )
     return out[:, 0, :]
 
 

@@ -132,7 +132,11 @@ def _loop_inputs(loop: str, dtype, rng, scale: int = 1):
         inputs = rng.standard_normal((2, 20 * scale, 8)).astype(dtype)
         w_in = rng.standard_normal((8, n)).astype(dtype)
         w = (rng.standard_normal((n, n)) / np.sqrt(n)).astype(dtype)
-        args = (inputs, w_in, w, rng.standard_normal(n).astype(dtype), f(0.3), np.zeros((2, n), dtype))
+        w[rng.random((n, n)) < 0.8] = 0  # sparse: the compressed (CSR) form of w.T is passed too
+        post, pre = np.nonzero(w.T)
+        w_ptr = np.concatenate(([0], np.cumsum(np.bincount(post, minlength=n)))).astype(np.int64)
+        csr = (w_ptr, pre.astype(np.uint32), w[pre, post])
+        args = (inputs, w_in, w, *csr, rng.standard_normal(n).astype(dtype), f(0.3), np.zeros((2, n), dtype))
         return args, np.empty((2, inputs.shape[1], n), dtype)
     if loop == "causal_convolution":
         spikes = (rng.random((2, 100 * scale, 40 * scale)) < 0.3).astype(dtype)

@@ -287,6 +287,44 @@ def test_cross_backend_agreement(compilers, name, dtype, rng):
             np.testing.assert_allclose(result, first, **tolerance(dtype), err_msg=f"{backend} vs {names[0]}")
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("connectivity", [0.0, 0.03, 0.2, 0.5], ids=["empty", "3pc", "20pc", "dense50pc"])
+@pytest.mark.parametrize("name", ["reservoir_run", "reservoir_update"])
+def test_sparse_reservoir_matches_reference_and_dense_loop(compiler, name, connectivity, dtype, rng, monkeypatch):
+    """A sparse reservoir matrix (compressed form, units with no input included) gives the
+    reference states, and exactly the states of the dense-row loop."""
+    from neurojit import operations
+
+    dims = dict(B=4, T=40, N=30, I=3) if name == "reservoir_run" else dict(B=40, N=30, I=3)
+    args, kwargs = make_args(name, rng, dtype, density=0.5, **dims)
+    args = list(args)
+    w_res = args[2] * (rng.random(args[2].shape) < connectivity)
+    w_res[:, 3] = 0  # a unit that receives nothing
+    w_res[5, :] = 0  # a unit that sends nothing
+    args[2] = (w_res * 3).astype(dtype)  # stronger weights: the recurrent term matters
+    kernel = kernel_of(compiler, name)
+    result = kernel(*args, **kwargs)
+    check_against_reference(name, result, args, kwargs, dtype)
+    monkeypatch.setattr(operations, "SPARSE_RESERVOIR_DENSITY", -1.0)  # force the dense rows
+    np.testing.assert_array_equal(kernel(*args, **kwargs), result)
+
+
+def test_sparse_reservoir_is_compressed_only_where_it_pays(rng):
+    from neurojit.operations import SPARSE_RESERVOIR_MIN_STEPS, _compressed_rows
+
+    w = rng.standard_normal((50, 50)) * (rng.random((50, 50)) < 0.1)
+    w_ptr, w_idx, w_val = _compressed_rows(w, SPARSE_RESERVOIR_MIN_STEPS)
+    assert w_ptr.dtype == np.int64 and w_idx.dtype == np.uint32 and w_val.dtype == w.dtype
+    assert w_ptr[-1] == len(w_idx) == len(w_val) == np.count_nonzero(w)
+    for i in range(50):  # unit i receives w[j, i] from j = w_idx[...], ascending
+        sl = slice(w_ptr[i], w_ptr[i + 1])
+        np.testing.assert_array_equal(w_idx[sl], np.nonzero(w[:, i])[0])
+        np.testing.assert_array_equal(w_val[sl], w[w_idx[sl], i])
+    assert all(a.size == 0 for a in _compressed_rows(w, SPARSE_RESERVOIR_MIN_STEPS - 1))  # too few steps
+    assert all(a.size == 0 for a in _compressed_rows(rng.standard_normal((50, 50)), 1000))  # dense
+    assert all(a.size == 0 for a in _compressed_rows(np.zeros((0, 0)), 1000))
+
+
 def test_kernel_reports_its_backend(compiler):
     for name, method in METHODS.items():
         kernel = getattr(compiler, method)()

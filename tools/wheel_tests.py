@@ -10,8 +10,8 @@ numpy and the test tools only. Exits non-zero unless
 * the test suite passes with ``NEUROJIT_BACKEND=aot``;
 * neither ``numba`` nor ``llvmlite`` entered ``sys.modules`` (checked after every test).
 
-The tests run from a temporary copy of ``tests/`` (with README.md and pyproject.toml for
-the pytest settings), so that no subprocess a test starts can import the checkout instead.
+The tests run from a temporary copy of ``tests/`` and ``benchmarks/`` (with README.md and
+pyproject.toml for the pytest settings), so that no subprocess a test starts can import the checkout instead.
 """
 
 from __future__ import annotations
@@ -60,7 +60,8 @@ def main(argv: list[str]) -> int:
     plugin = NoNumbaPlugin()
     with tempfile.TemporaryDirectory(prefix="neurojit-wheel-tests-") as tmp:
         root = Path(tmp)
-        shutil.copytree(PROJECT / "tests", root / "tests", ignore=shutil.ignore_patterns("__pycache__"))
+        for folder in ("tests", "benchmarks"):  # some tests run the benchmark scripts
+            shutil.copytree(PROJECT / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__"))
         for name in ("README.md", "pyproject.toml"):
             shutil.copy2(PROJECT / name, root / name)
         previous = os.getcwd()

@@ -33,8 +33,10 @@ def lif_run(spikes, input_weights, recurrent_weights, recurrent, thresholds, dec
         v[fired] = v_reset
 
 
-def reservoir_run(inputs, input_weights, reservoir_weights, bias, leak_rate, initial_states, out):
+def reservoir_run(inputs, input_weights, reservoir_weights, w_ptr, w_idx, w_val, bias, leak_rate, initial_states, out):
     # The input drive does not depend on the state: one matrix product for all steps.
+    # The CSR form of a sparse reservoir (w_ptr, ...) is not used: BLAS on the dense
+    # matrix is the fastest product NumPy has.
     drive = inputs @ input_weights + bias
     x = initial_states
     for t in range(inputs.shape[1]):

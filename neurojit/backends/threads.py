@@ -20,7 +20,7 @@ import numpy as np
 #: loop -> positions of its arguments whose axis 0 is the batch (the last one is ``out``)
 BATCH_ARGUMENTS = {
     "lif_run": (0, 7),
-    "reservoir_run": (0, 5, 6),
+    "reservoir_run": (0, 8, 9),
     "causal_convolution": (0, 2),
     "binary_matmul": (0, 2),
 }
