@@ -76,6 +76,30 @@ def test_dispatch_picks_the_best_variant_the_cpu_runs(monkeypatch, features, exp
     assert variant["name"] == expected, why
 
 
+OLD_NUMPY_TABLE = {name: True for name in aot.V3_IN_NUMPY | {"SSE", "SSE2", "AVX512F"}}
+V3_FLAGS = "flags\t\t: fpu sse2 " + " ".join(sorted(aot.V3_IN_CPUINFO)) + " avx2\n"
+
+
+@pytest.mark.parametrize(
+    ("table", "cpuinfo", "has_v3"),
+    [
+        ({**OLD_NUMPY_TABLE, "X86_V3": False}, V3_FLAGS, False),  # numpy >= 2.4 says no: no
+        ({**OLD_NUMPY_TABLE, "X86_V3": True}, None, True),  # numpy >= 2.4 says yes: yes
+        (OLD_NUMPY_TABLE, V3_FLAGS, True),  # numpy < 2.4: the rest of v3 from /proc/cpuinfo
+        (OLD_NUMPY_TABLE, V3_FLAGS.replace(" bmi2", ""), False),  # a v3 part missing
+        ({**OLD_NUMPY_TABLE, "FMA3": False}, V3_FLAGS, False),
+        (OLD_NUMPY_TABLE, None, False),  # no /proc/cpuinfo (not Linux): baseline
+    ],
+)
+def test_x86_v3_is_inferred_on_numpy_without_it(monkeypatch, tmp_path, table, cpuinfo, has_v3):
+    monkeypatch.setattr(aot, "_numpy_cpu_table", lambda: table)
+    path = tmp_path / "cpuinfo"
+    if cpuinfo is not None:
+        path.write_text("processor\t: 0\n" + cpuinfo + "\nprocessor\t: 1\n")
+    monkeypatch.setattr(aot, "CPUINFO", str(path))
+    assert ("X86_V3" in aot.cpu_features()) is has_v3
+
+
 def test_forced_variant_is_used_only_if_the_cpu_runs_it(monkeypatch):
     monkeypatch.setattr(aot, "cpu_features", lambda: {"SSE2"})
     monkeypatch.setenv(aot.ENV_VARIANT, "baseline")

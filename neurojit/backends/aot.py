@@ -14,9 +14,11 @@ exporting every loop of :data:`neurojit.kernels.signatures.LOOPS` for float32 an
      "failed": null}                      # or the reason the build could not compile
 
 At the first kernel, the loader picks the best variant all of whose ``cpu_features`` are
-reported present by numpy's runtime CPU feature table (a name the table does not have,
-e.g. ``X86_V3`` on numpy < 2.4, counts as absent, so an older numpy gets the baseline and
-never a module the CPU might not run), or the one named by ``NEUROJIT_AOT_VARIANT``
+reported present by numpy's runtime CPU feature table (a name the table does not have
+counts as absent, so a module the CPU might not run is never chosen). numpy < 2.4 has no
+``X86_V3`` entry: there it is inferred from the parts of x86-64-v3 the table lists (AVX2,
+FMA3, F16C, ...) plus those it does not (BMI1/2, LZCNT, MOVBE, XSAVE) read from
+``/proc/cpuinfo``; where that file is missing the baseline is used), or the one named by ``NEUROJIT_AOT_VARIANT``
 (refused if this CPU lacks its features). A binary built from other kernel source than
 the installed one is never used. Importing this module imports neither numba nor the
 extensions.
@@ -40,13 +42,41 @@ MANIFEST_FORMAT = 1
 BUILD_HINT = "build it with `python build_aot.py` in a source checkout, or install a neurojit wheel"
 
 
-def cpu_features() -> set[str]:
-    """Names of the CPU features this machine supports, from numpy's runtime dispatch table."""
+#: x86-64-v3 as far as numpy < 2.4's feature table names it ...
+V3_IN_NUMPY = {"SSE3", "SSSE3", "SSE41", "SSE42", "POPCNT", "AVX", "AVX2", "FMA3", "F16C"}
+#: ... and the rest, as Linux names them in /proc/cpuinfo (``abm`` is LZCNT)
+V3_IN_CPUINFO = {"cx16", "lahf_lm", "bmi1", "bmi2", "abm", "movbe", "xsave"}
+CPUINFO = "/proc/cpuinfo"
+
+
+def _numpy_cpu_table() -> dict[str, bool]:
     try:
         from numpy._core._multiarray_umath import __cpu_features__
     except ImportError:  # numpy < 2
         from numpy.core._multiarray_umath import __cpu_features__
-    return {name for name, present in __cpu_features__.items() if present}
+    return __cpu_features__
+
+
+def _cpuinfo_flags() -> set[str]:
+    """The first processor's flags in /proc/cpuinfo; empty where there is no such file."""
+    try:
+        with open(CPUINFO, encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.partition(":")[2].split())
+    except OSError:
+        pass
+    return set()
+
+
+def cpu_features() -> set[str]:
+    """Names of the CPU features this machine supports, from numpy's runtime dispatch table
+    (``X86_V3`` inferred on numpy < 2.4, whose table lacks it; see the module docstring)."""
+    table = _numpy_cpu_table()
+    have = {name for name, present in table.items() if present}
+    if "X86_V3" not in table and V3_IN_NUMPY <= have and V3_IN_CPUINFO <= _cpuinfo_flags():
+        have.add("X86_V3")
+    return have
 
 
 class AOTBackend:
