@@ -9,7 +9,7 @@
   synapses ``when='before_thresholds'``). neurojit runs ``lif_network_run`` on the same
   weights and input; the spikes are compared, and Brian2's own run time (its C++ loop,
   ``device._last_run_time``, no compilation) is set against neurojit's median call.
-* snnTorch: an LIF layer, B = 8, N = 1000, T = 1000, 10 % input, float32, written the
+* snnTorch: an LIF layer, B = 8, N = 1000, T = 1000, 2 % and 10 % input, float32, written the
   fastest way snnTorch allows (one matmul for all input currents, then ``snn.Leaky`` over
   time, no autograd); neurojit runs ``spike_processing``. Spikes compared in float64 first.
 
@@ -127,8 +127,12 @@ def brian2_lif_network(args: argparse.Namespace) -> None:
           f"{mismatched} entries differ")
 
 
-def snntorch_lif_layer(args: argparse.Namespace, batch: int = 8, n: int = 1000, steps: int = 1000,
-                       density: float = 0.1) -> None:
+def snntorch_lif_layers(args: argparse.Namespace) -> None:
+    for density in (0.02, 0.1):
+        snntorch_lif_layer(args, density)
+
+
+def snntorch_lif_layer(args: argparse.Namespace, density: float, batch: int = 8, n: int = 1000, steps: int = 1000) -> None:
     import snntorch
     import torch
     from snntorch import Leaky
@@ -154,7 +158,7 @@ def snntorch_lif_layer(args: argparse.Namespace, batch: int = 8, n: int = 1000, 
     s32, w32 = spikes.astype(np.float32), weights.astype(np.float32)
     medians = interleaved_medians({"neurojit": lambda: run(s32, w32, threshold, DT, TAU),
                                    "snntorch": lambda: snntorch_run(np.float32)}, args.repeats)
-    print(f"LIF layer B={batch} N={n} T={steps} 10 % input, float32: neurojit ({run.backend}) "
+    print(f"LIF layer B={batch} N={n} T={steps} {density:.0%} input, float32: neurojit ({run.backend}) "
           f"{medians['neurojit'] * 1e3:.1f} ms, snnTorch {snntorch.__version__} (torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads) {medians['snntorch'] * 1e3:.1f} ms -> "
           f"{medians['snntorch'] / medians['neurojit']:.1f}x; float64 spikes: {differ} entries differ")
@@ -163,7 +167,7 @@ def snntorch_lif_layer(args: argparse.Namespace, batch: int = 8, n: int = 1000, 
 PEERS = {
     "reservoirpy": ("ReservoirPy", reservoirpy_esns),
     "brian2": ("Brian2 (needs numpy < 2.4, own environment)", brian2_lif_network),
-    "snntorch": ("snnTorch (needs torch)", snntorch_lif_layer),
+    "snntorch": ("snnTorch (needs torch)", snntorch_lif_layers),
 }
 
 
