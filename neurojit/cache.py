@@ -21,6 +21,8 @@ partial file under a real name (the last writer of identical content wins).
 
 The cache never stops a kernel from working: a problem reading or writing it is
 reported once per folder as a :class:`CacheWarning`, and the loop is compiled in memory.
+A folder that vanishes while in use (deleted by hand or by a cleaner) is recreated on the
+next save, with one :class:`CacheWarning` saying so; creating it the first time is silent.
 
 Only files whose names match the patterns above, inside folders whose names match
 ``neurojit-*-numba-*``, directly under ``cache_directory``, are ever listed, measured,
@@ -125,11 +127,17 @@ def read_entry(path: str | os.PathLike) -> bytes | None:
     body = data[header:]
     if hashlib.sha256(body).digest() != data[len(MAGIC) : header]:
         raise CorruptEntryError(f"{os.fspath(path)} is truncated or corrupted (checksum mismatch)")
+    _mark_in_use(Path(path).parent)
     return body
 
 
 def write_entry(path: str | os.PathLike, body: bytes) -> None:
     """Store ``body`` in ``path`` atomically (temporary file, then rename), creating the folder.
+
+    Creating the folder the first time is silent. If the folder had been used in this
+    process (an entry read from it or written to it) and has vanished since, someone
+    deleted the cache while neurojit was running: it is recreated and the entry written,
+    with one :class:`CacheWarning` per folder (see :func:`warn_once`).
 
     Raises
     ------
@@ -137,7 +145,16 @@ def write_entry(path: str | os.PathLike, body: bytes) -> None:
         If the folder cannot be created or written.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    folder = path.parent
+    if not folder.is_dir() and _was_in_use(folder):
+        gone = folder.parent if not folder.parent.is_dir() else folder
+        warn_once(
+            "vanished", folder,
+            f"neurojit's JIT cache folder {gone} disappeared while running; recreated it. Entries "
+            "saved before are gone and are compiled again on next use. If something cleans this "
+            "folder, choose another JITConfig(cache_directory=...).",
+        )
+    folder.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{path.name}.tmp.{uuid.uuid4().hex[:16]}")
     try:
         with open(tmp, "wb") as f:
@@ -151,6 +168,7 @@ def write_entry(path: str | os.PathLike, body: bytes) -> None:
         except OSError:
             pass
         raise
+    _mark_in_use(folder)
 
 
 def remove_entry(path: str | os.PathLike) -> bool:
@@ -259,6 +277,8 @@ def clear_disk_cache(cache_directory: str | os.PathLike | None) -> int:
     """Delete neurojit's files (and its version folders once empty); return how many files were removed."""
     removed = 0
     folders = set()
+    if cache_directory is not None:
+        _forget_in_use(cache_directory)  # an emptied folder may go: that is no accident
     for path in neurojit_files(cache_directory):
         folders.add(path.parent)
         removed += remove_entry(path)
@@ -268,6 +288,31 @@ def clear_disk_cache(cache_directory: str | os.PathLike | None) -> int:
         except OSError:
             pass
     return removed
+
+
+# -- folders in use ----------------------------------------------------------------------
+
+#: Version folders this process has read an entry from or written one to, so that one
+#: vanishing while neurojit runs is told apart from a folder that was never made.
+_in_use: set[str] = set()
+_in_use_lock = threading.Lock()
+
+
+def _mark_in_use(folder: Path) -> None:
+    with _in_use_lock:
+        _in_use.add(os.path.abspath(folder))
+
+
+def _was_in_use(folder: Path) -> bool:
+    with _in_use_lock:
+        return os.path.abspath(folder) in _in_use
+
+
+def _forget_in_use(cache_directory: str | os.PathLike) -> None:
+    """Forget the version folders under ``cache_directory`` (it is being cleared on purpose)."""
+    base = os.path.abspath(cache_directory)
+    with _in_use_lock:
+        _in_use.difference_update({f for f in _in_use if os.path.dirname(f) == base})
 
 
 # -- reporting -------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Command line: ``neurojit info``, ``neurojit demo`` (also ``python -m neurojit ...``)."""
+"""Command line: ``neurojit info``, ``neurojit bench``, ``neurojit demo`` (also ``python -m neurojit ...``)."""
 
 from __future__ import annotations
 

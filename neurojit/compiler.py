@@ -306,7 +306,12 @@ class JITCompiler:
             if self._jit is not None:
                 self._jit.clear()
         removed = _cache().clear_disk_cache(self.cache_directory)
-        _logger().debug("cleared the kernel table and %d cache files in %s", removed, self.cache_directory)
+        import logging
+
+        _logger().log(
+            logging.INFO if self.config.verbose else logging.DEBUG,
+            "cleared the kernel table and %d cache files in %s", removed, self.cache_directory,
+        )
 
 
 def _logger():
@@ -324,13 +329,21 @@ def _cache():
 
 
 def _enable_verbose_logging() -> None:
-    """Show neurojit's log at DEBUG level (with a handler only if logging is not configured)."""
+    """Make neurojit's INFO records visible (with a stderr handler only if logging is not configured).
+
+    Verbosity is per compiler: a verbose compiler logs its compiles, cache hits, misses and
+    evictions at INFO, a quiet one at DEBUG. So this lowers the ``"neurojit"`` logger to INFO
+    only, never to DEBUG: a quiet compiler created after a verbose one stays quiet. A level
+    the application set itself at INFO or below is left alone.
+    """
     import logging
 
     logger = _logger()
-    logger.setLevel(logging.DEBUG)
+    if logger.getEffectiveLevel() > logging.INFO:
+        logger.setLevel(logging.INFO)
     if not logger.handlers and not logging.getLogger().handlers:
         handler = logging.StreamHandler()
+        handler.setLevel(logging.INFO)
         handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
         logger.addHandler(handler)
 

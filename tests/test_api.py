@@ -293,6 +293,28 @@ def test_benchmark_result_structure(compilers, cache_dir, backend):
             assert metrics.get("backend", compiler.config.backend) == compiler.config.backend
 
 
+@pytest.mark.skipif(not neurojit.NUMBA_AVAILABLE, reason="needs numba for a fresh JIT compiler")
+def test_benchmark_times_compilation_apart_on_a_fresh_jit_compiler(tmp_path):
+    """A JIT compiler with an empty cache compiles on each kernel's first call: the benchmark
+    reports that time apart (compile_time > 0, first call slower than the steady state)."""
+    compiler = JITCompiler(JITConfig(backend="jit", cache_directory=str(tmp_path), enable_parallel_loops=False))
+    from neurojit import operations
+
+    results = compiler.benchmark_jit_performance(test_sizes=[8], num_iterations=1)
+    compiled: set[str] = set()
+    for operation in [name for name in results if name != "jit_info"]:  # in the benchmark's order
+        metrics = results[operation][8]
+        assert metrics["backend"] == "jit"
+        loops = set(operations.KERNELS[operation][1])
+        if not loops <= compiled:  # kernels sharing a loop compile it once (lif_run, reservoir_run)
+            assert metrics["compile_time"] > 0, operation
+            assert metrics["first_call_time"] > metrics["jit_time"], operation
+        compiled |= loops
+        assert metrics["compile_time"] == pytest.approx(max(metrics["first_call_time"] - metrics["jit_time"], 0.0))
+    info = results["jit_info"]
+    assert info["cache_stats"]["compiles"] == len(info["compiled_functions"]) > 0, "compiled, not loaded"
+
+
 # -- command line ----------------------------------------------------------------------------
 
 
@@ -315,3 +337,28 @@ def test_cli_rejects_unknown_command():
     result = run_python("", args=["-m", "neurojit", "frobnicate"], check=False)
     assert result.returncode != 0
     assert "frobnicate" in result.stderr
+
+
+def test_installed_console_script_info(tmp_path):
+    """The ``neurojit`` script installed next to this interpreter runs ``info``."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(sys.executable).parent / ("neurojit.exe" if os.name == "nt" else "neurojit")
+    if not script.exists():
+        pytest.skip(f"no console script at {script} (neurojit not installed in this environment)")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEUROJIT_")}
+    env["XDG_CACHE_HOME"] = str(tmp_path)  # never look at the user's cache folder
+    result = subprocess.run([str(script), "info"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith(f"neurojit {neurojit.__version__}")
+    assert sum(line.startswith("numba:") for line in lines) == 1
+    assert sum(line.startswith("AOT:") for line in lines) == 1
+    assert "backend setting: auto" in lines
+    for name in KERNELS:
+        rows = [line.split() for line in lines if line.split()[:1] == [name]]
+        assert len(rows) == 1, f"no line for {name} in:\n{result.stdout}"
+        assert rows[0][1] in ("aot", "jit", "python")

@@ -260,3 +260,129 @@ def test_aot_reports_options_it_cannot_honour(cache_dir):
     assert any("enable_fastmath" in note for note in notes)
     plain = JITCompiler(JITConfig(backend="aot", cache_directory=str(cache_dir)))
     assert not any("enable_fastmath" in note for note in plain.get_jit_info()["options_not_honoured"])
+
+
+# -- a broken numba, and numba failing to compile ----------------------------------------------
+
+BROKEN_NUMBA = """
+import json, sys, warnings
+sys.path.insert(0, FAKE)  # a `numba` package whose __init__ raises, ahead of the real one
+import numpy as np
+import neurojit
+from neurojit.backends import aot, select
+select.aot_status = lambda: aot.AOTStatus(None, "AOT kernels are not built in this install; " + aot.BUILD_HINT)
+rng = np.random.default_rng(5)
+spikes = (rng.random((2, 30, 8)) < 0.3).astype(np.float64)
+weights = rng.normal(0.2, 0.5, (8, 8))
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    compilers = [neurojit.JITCompiler(neurojit.JITConfig(cache_directory=CACHE)) for _ in range(3)]
+    kernels = [c.compile_spike_processing_kernel() for c in compilers]
+    outs = [k(spikes, weights, 0.5, 1e-3) for k in kernels]
+try:
+    neurojit.JITCompiler(neurojit.JITConfig(backend="jit", cache_directory=CACHE))
+    forced = None
+except neurojit.BackendUnavailableError as exc:
+    forced = str(exc)
+print(json.dumps({
+    "numba_available": neurojit.NUMBA_AVAILABLE,
+    "import_error": compilers[0].get_jit_info()["numba_import_error"],
+    "backends": sorted({k.backend for k in kernels}),
+    "warnings": [(w.category.__name__, str(w.message)) for w in caught],
+    "forced": forced,
+    "out": outs[0].tolist(),
+    "same": all(np.array_equal(o, outs[0]) for o in outs),
+}))
+"""
+
+
+@pytest.mark.parametrize("error", ["ImportError", "RuntimeError", "OSError"])
+def test_broken_numba_warns_once_and_falls_back(tmp_path, cache_dir, error):
+    """numba installed but failing to import (not a ModuleNotFoundError): with AOT absent, the
+    NumPy kernels run, with exactly one FallbackWarning naming the error and the fix."""
+    import reference
+
+    fake = tmp_path / "fake_site"
+    (fake / "numba").mkdir(parents=True)
+    (fake / "numba" / "__init__.py").write_text(f"raise {error}('numba is broken here (neurojit test)')\n")
+    code = f"FAKE = {str(fake)!r}\nCACHE = {str(cache_dir)!r}\n{BROKEN_NUMBA}"
+    report = last_json_line(run_python(code, tmp_path=tmp_path).stdout)
+    assert report["numba_available"] is False
+    assert report["import_error"] == f"{error}: numba is broken here (neurojit test)"
+    assert report["backends"] == ["python"]
+    fallbacks = [message for category, message in report["warnings"] if category == "FallbackWarning"]
+    assert len(fallbacks) == 1, report["warnings"]
+    assert f"{error}: numba is broken here" in fallbacks[0]
+    assert "using the NumPy kernels" in fallbacks[0] and "pip install 'neurojit[jit]'" in fallbacks[0]
+    assert report["forced"] is not None and report["forced"].startswith("backend 'jit' was requested but")
+    assert f"{error}: numba is broken here" in report["forced"]
+    rng = np.random.default_rng(5)
+    spikes = (rng.random((2, 30, 8)) < 0.3).astype(np.float64)
+    weights = rng.normal(0.2, 0.5, (8, 8))
+    expected = reference.spike_processing(spikes, weights, 0.5, 1e-3)
+    assert report["same"] and expected.sum() > 0
+    np.testing.assert_array_equal(np.array(report["out"]), expected)
+
+
+@pytest.fixture
+def numba_cannot_compile(monkeypatch):
+    """Every numba compile raises (as a numba bug or an unsupported CPU would); counts the tries."""
+    from numba.core import dispatcher, errors
+
+    tries = []
+
+    def fail(self, sig):
+        tries.append(sig)
+        raise errors.NumbaError("simulated compile failure (neurojit test)")
+
+    monkeypatch.setattr(dispatcher.Dispatcher, "compile", fail)
+    select._report_once.cache_clear()
+    yield tries
+    monkeypatch.undo()
+    select._report_once.cache_clear()
+    prime_fallback_report()
+
+
+@pytest.mark.skipif(not neurojit.NUMBA_AVAILABLE, reason="needs numba for the JIT backend")
+def test_jit_compile_failure_falls_back_to_numpy_with_one_warning(monkeypatch, numba_cannot_compile, rng):
+    """Automatic backend (AOT absent, numba present): a kernel numba cannot compile runs on NumPy,
+    with one FallbackWarning, the right result, and no further compile attempts."""
+    import reference
+
+    monkeypatch.setattr(select, "aot_status", lambda: aot.AOTStatus(None, "AOT kernels are not built (test)"))
+    compiler = JITCompiler(JITConfig(cache_compiled_functions=False))
+    kernel = compiler.compile_convolution_kernel()
+    assert kernel.backend == "jit"
+    spikes = (rng.random((2, 20, 6)) < 0.3).astype(np.float64)
+    taps = rng.random(4)
+    with pytest.warns(neurojit.FallbackWarning) as caught:
+        first = kernel(spikes, taps)
+    messages = [str(w.message) for w in caught if issubclass(w.category, neurojit.FallbackWarning)]
+    assert len(messages) == 1, messages
+    assert "convolution uses NumPy" in messages[0] and "simulated compile failure" in messages[0]
+    assert len(numba_cannot_compile) == 1
+    expected = reference.convolution(spikes, taps)
+    np.testing.assert_allclose(first, expected, rtol=1e-12, atol=1e-12)
+    # afterwards: NumPy, silently (filterwarnings=error would turn a second warning into a failure)
+    assert kernel.backend == "python"
+    info = compiler.get_jit_info()["kernels"]
+    assert info["convolution"]["backend"] == "python"
+    assert "numba failed to compile it" in info["convolution"]["reason"]
+    assert info["spike_processing"]["backend"] == "jit", "only the failing kernel falls back"
+    np.testing.assert_allclose(kernel(spikes, taps), expected, rtol=1e-12, atol=1e-12)
+    assert len(numba_cannot_compile) == 1, "no second compile attempt"
+
+
+@pytest.mark.skipif(not neurojit.NUMBA_AVAILABLE, reason="needs numba for the JIT backend")
+def test_jit_compile_failure_with_forced_jit_raises(numba_cannot_compile, rng):
+    """backend='jit' never falls back silently: the call raises BackendUnavailableError (from the
+    JITCompileError) and warns nothing."""
+    compiler = JITCompiler(JITConfig(backend="jit", cache_compiled_functions=False))
+    kernel = compiler.compile_convolution_kernel()
+    spikes = (rng.random((2, 20, 6)) < 0.3).astype(np.float64)
+    with pytest.raises(BackendUnavailableError, match="backend 'jit' was requested but numba could not compile") as info:
+        kernel(spikes, rng.random(4))
+    assert isinstance(info.value.__cause__, select.JITCompileError)
+    assert "simulated compile failure" in str(info.value)
+    assert kernel.backend == "jit"
+    assert compiler.get_jit_info()["compiled_functions"] == []

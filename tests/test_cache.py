@@ -13,6 +13,7 @@ import os
 import shutil
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,8 @@ import pytest
 
 from neurojit import CacheWarning, JITCompiler, JITConfig, cache
 from neurojit.backends import jit
+
+from conftest import run_python
 
 pytestmark = pytest.mark.skipif(not jit.NUMBA_AVAILABLE, reason="numba is not installed")
 
@@ -365,20 +368,45 @@ def test_corrupt_cache_file(tmp_path, corruption):
 
 
 def test_cache_folder_deleted_while_running(tmp_path):
-    """The folder vanishing is not a fault: it is made again on the next save, silently."""
+    """The folder in use vanishing is a fault: one warning, recreated, the kernel works and is saved."""
     folder = tmp_path / "cache"
     c = compiler(folder)
-    check_matmul(c)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CacheWarning)  # making the folder the first time is silent
+        check_matmul(c)
+    assert len(entries(folder)) == 1
     shutil.rmtree(folder)
     assert c.get_jit_info()["cache_size_bytes"] == 0
     x = np.zeros((1, 3, 2))
-    np.testing.assert_array_equal(c.compile_convolution_kernel()(x, np.ones(2)), x)
+    with pytest.warns(CacheWarning, match=r"cache folder .*cache disappeared while running; recreated it") as record:
+        np.testing.assert_array_equal(c.compile_convolution_kernel()(x, np.ones(2)), x)
+        shutil.rmtree(folder)  # again, with another compiler on the same folder: no second warning
+        other = compiler(folder)
+        np.testing.assert_array_equal(other.compile_convolution_kernel()(x, np.ones(2)), x)
+    assert len(cache_warnings(record)) == 1
     assert [p.name.split("-")[0] for p in entries(folder)] == ["causal_convolution"]
-    shutil.rmtree(folder)
+    # clear_cache deletes the folder on purpose: making it again afterwards is silent
     c.clear_cache()
-    check_matmul(c)
+    assert entries(folder) == [] and not (folder / f"neurojit-{cache.__version__}-numba-{jit.NUMBA_VERSION}").exists()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CacheWarning)
+        check_matmul(c)
     assert len(entries(folder)) == 1
     assert c.get_jit_info()["cache_problems"] == {}
+
+
+def test_version_folder_deleted_while_running_is_named(tmp_path):
+    """Only neurojit's version folder removed (the cache folder stays): the warning names it."""
+    c = compiler(tmp_path)
+    check_matmul(c)
+    (entry,) = entries(tmp_path)
+    shutil.rmtree(entry.parent)
+    x = np.zeros((1, 3, 2))
+    with pytest.warns(CacheWarning, match="disappeared while running") as record:
+        np.testing.assert_array_equal(c.compile_convolution_kernel()(x, np.ones(2)), x)
+    (warning,) = cache_warnings(record)
+    assert str(entry.parent) in str(warning.message)
+    assert [p.name.split("-")[0] for p in entries(tmp_path)] == ["causal_convolution"]
 
 
 def test_no_disk_cache_writes_nothing(tmp_path):
@@ -407,6 +435,37 @@ def test_not_verbose_logs_at_debug_only(tmp_path, caplog):
     caplog.set_level(logging.INFO, logger="neurojit")
     check_matmul(compiler(tmp_path))
     assert not [r for r in caplog.records if r.name == "neurojit" and "binary_nonzeros" in r.getMessage()]
+
+
+def test_quiet_compiler_after_a_verbose_one_stays_quiet(tmp_path):
+    """verbose=True is per compiler: it must not turn on stderr output for compilers made later.
+
+    In a fresh process (no logging configured, as in a user's script), so that the stderr
+    handler verbose mode adds is the one that would print.
+    """
+    code = f"""
+        import sys
+        import numpy as np
+        from neurojit import JITCompiler, JITConfig
+
+        def run(compiler):
+            a = np.array([[0.5, 1.0], [1.0, 0.0]])  # not 0/1: only the binary_nonzeros loop runs
+            assert (compiler.compile_matrix_multiply_kernel()(a, a) == a @ a).all()
+
+        run(JITCompiler(JITConfig(backend="jit", verbose=True, cache_directory={str(tmp_path / "loud")!r})))
+        sys.stderr.write("=== quiet compiler ===\\n")
+        sys.stderr.flush()
+        for _ in range(2):  # a compile (miss), then a load (hit) from the disk cache
+            quiet = JITCompiler(JITConfig(backend="jit", cache_directory={str(tmp_path / "quiet")!r}))
+            run(quiet)
+            print(sorted(quiet.get_jit_info()["cache_stats"]))
+        quiet.clear_cache()
+    """
+    result = run_python(code)
+    loud, _, quiet = result.stderr.partition("=== quiet compiler ===\n")
+    assert "neurojit: compiled binary_nonzeros[float64]" in loud  # verbose still logs, on stderr
+    assert quiet == "", f"a non-verbose compiler wrote to stderr:\n{quiet}"
+    assert result.stdout.split("\n")[:2] == ["['cache_misses', 'compiles']", "['cache_hits']"]
 
 
 @pytest.mark.parametrize("profile", [True, False])

@@ -281,3 +281,75 @@ def repo_env():
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEUROJIT_")}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
     return env
+
+
+# -- options reach numba -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fastmath", [False, True], ids=["ieee", "fastmath"])
+def test_enable_fastmath_reaches_numba(fastmath):
+    """JITConfig.enable_fastmath is numba's fastmath: in the dispatcher's options, the options
+    tag, and the generated code (LLVM ``fast`` flags on the floating-point arithmetic)."""
+    import re
+
+    c = jit_compiler(enable_fastmath=fastmath, enable_parallel_loops=False)
+    loop = c._jit.loop("causal_convolution", "float64")
+    assert loop.targetoptions["fastmath"] is fastmath
+    assert c.get_jit_info()["jit_options"] == ("serial-fastmath" if fastmath else "serial-ieee")
+    ir = "".join(loop.inspect_llvm().values())
+    arithmetic = re.findall(r"= (?:fadd|fsub|fmul)( fast)? ", ir)
+    assert arithmetic, "the loop has floating-point arithmetic"
+    assert all(arithmetic) if fastmath else not any(arithmetic)
+    # and the parallel build carries it too
+    p = jit_compiler(enable_fastmath=fastmath, enable_parallel_loops=True)
+    assert p._jit.loop("causal_convolution", "float64").dispatcher.targetoptions["fastmath"] is fastmath
+    assert p.get_jit_info()["jit_options"] == ("parallel-fastmath" if fastmath else "parallel-ieee")
+
+
+def test_numba_disable_jit_runs_the_loop_source_through_the_jit_backend(tmp_path):
+    """NUMBA_DISABLE_JIT=1 with backend='jit': the JIT backend hands out the plain Python loop
+    source (no compile, no cache file), and every kernel matches the reference and the NumPy
+    backend in both dtypes."""
+    folder = tmp_path / "cache"
+    code = f"""
+        import json, sys
+        sys.path.insert(0, "tests")
+        import numpy as np, numba
+        from cases import KERNELS, kernel_of, make_args, check_against_reference
+        from neurojit import JITCompiler, JITConfig, cache
+        from neurojit.backends import jit
+        c = JITCompiler(JITConfig(backend="jit", cache_directory={str(folder)!r}))
+        python = JITCompiler(JITConfig(backend="python"))
+        rng = np.random.default_rng(11)
+        for name in KERNELS:
+            for dtype in (np.float32, np.float64):
+                args, kwargs = make_args(name, rng, dtype)
+                result = kernel_of(c, name)(*args, **kwargs)
+                check_against_reference(name, result, args, kwargs, dtype)
+                check_against_reference(name, kernel_of(python, name)(*args, **kwargs), args, kwargs, dtype)
+            # a sparse 0/1 left operand, so that matrix_multiply runs its event-driven loop too
+            a = np.zeros((8, 40), dtype)
+            a[rng.integers(0, 8, 6), rng.integers(0, 40, 6)] = 1
+            args = (a, rng.standard_normal((40, 3)).astype(dtype))
+            check_against_reference("matrix_multiply", c.compile_matrix_multiply_kernel()(*args), args, {{}}, dtype)
+        compiled = c.get_jit_info()["compiled_functions"]
+        plain = all(c._jit.loop(loop, dtype) is jit._loop_source(loop)
+                    for loop, dtype in (f.rstrip("]").split("[") for f in compiled))
+        print(json.dumps({{
+            "disabled": bool(numba.config.DISABLE_JIT),
+            "backends": sorted({{k["backend"] for k in c.get_jit_info()["kernels"].values()}}),
+            "loops": sorted({{f.split("[")[0] for f in compiled}}),
+            "plain": plain,
+            "compiles": c.get_jit_info()["cache_stats"].get("compiles", 0),
+            "files": len(cache.neurojit_files({str(folder)!r})),
+        }}))
+    """
+    result = run_python(code, env={"NUMBA_DISABLE_JIT": "1"})
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["disabled"] is True
+    assert report["backends"] == ["jit"]
+    from neurojit.kernels import signatures
+
+    assert report["loops"] == sorted(signatures.LOOPS), "every loop went through the JIT backend"
+    assert report["plain"] is True, "the loops are the plain Python source, not numba dispatchers"
+    assert report["compiles"] == 0 and report["files"] == 0

@@ -120,6 +120,31 @@ def test_esn_uses_the_global_compiler_by_default(restore_global_compiler, fast):
     assert LiquidStateMachine(4, 10).compiler is fast
 
 
+@pytest.mark.parametrize("warmup", [0, 50])
+def test_esn_fit_leaves_the_warmup_steps_out_of_the_readout(fast, rng, warmup):
+    """fit(warmup=w) equals a readout fitted by hand on states[w:], and ignores targets before w."""
+    u = rng.uniform(0, 0.5, (300, 2))
+    y = np.column_stack([np.roll(u[:, 0], 3), u[:, 1] ** 2])
+    esn = EchoStateNetwork(30, 2, seed=7, ridge=1e-4, compiler=fast).fit(u, y, warmup=warmup)
+    states = esn.run(u, reset=True)
+    manual = RidgeReadout(1e-4).fit(np.hstack([states[warmup:], u[warmup:]]), y[warmup:])
+    np.testing.assert_allclose(esn.readout.weights, manual.weights, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(esn.readout.intercept, manual.intercept, rtol=1e-10, atol=1e-12)
+    # garbage targets inside the warm-up change nothing; the same garbage after it does
+    spoiled = y.copy()
+    spoiled[:50] = 1e6
+    again = EchoStateNetwork(30, 2, seed=7, ridge=1e-4, compiler=fast).fit(u, spoiled, warmup=50)
+    fitted_50 = EchoStateNetwork(30, 2, seed=7, ridge=1e-4, compiler=fast).fit(u, y, warmup=50)
+    np.testing.assert_array_equal(again.readout.weights, fitted_50.readout.weights)
+    np.testing.assert_array_equal(again.readout.intercept, fitted_50.readout.intercept)
+    if warmup == 0:  # warmup=0 fits on all steps, so the spoiled ones count
+        shifted = EchoStateNetwork(30, 2, seed=7, ridge=1e-4, compiler=fast).fit(u, spoiled, warmup=0)
+        assert not np.allclose(shifted.readout.intercept, esn.readout.intercept)
+    # the constructor's warmup is the default
+    default = EchoStateNetwork(30, 2, seed=7, ridge=1e-4, warmup=50, compiler=fast).fit(u, spoiled)
+    np.testing.assert_array_equal(default.readout.weights, fitted_50.readout.weights)
+
+
 def test_esn_rejects_bad_arguments(fast):
     with pytest.raises(ValueError, match="leak_rate"):
         EchoStateNetwork(10, leak_rate=0, compiler=fast)
@@ -185,12 +210,17 @@ def test_lsm_run_matches_the_reference_loop_on_every_backend(compiler, rng):
     np.testing.assert_array_equal(out, expected)
 
 
+@pytest.mark.parametrize("key_kind", ["generator", "int"])
 @pytest.mark.parametrize("noise_rate, dtype", [(0.0, np.float64), (40.0, np.float64), (40.0, np.float32)])
-def test_lsm_steps_equal_run_spike_for_spike(compiler, rng, noise_rate, dtype):
+def test_lsm_steps_equal_run_spike_for_spike(compiler, rng, noise_rate, dtype, key_kind):
     lsm = LiquidStateMachine(10, 40, noise_rate=noise_rate, seed=6, dtype=dtype, compiler=compiler)
     inputs = (rng.random((3, 60, 10)) < 0.08).astype(np.float64)
-    whole = lsm.run(inputs, key=123)
-    state, key, stepped = lsm.init_state(3), np.random.default_rng(123), []
+    if key_kind == "generator":  # one stream, drawn in step order
+        whole = lsm.run(inputs, key=np.random.default_rng(123))
+        key = np.random.default_rng(123)
+    else:  # the same int to run and to every step
+        whole, key = lsm.run(inputs, key=123), 123
+    state, stepped = lsm.init_state(3), []
     for t in range(60):
         state = lsm.step(state, inputs[:, t], lsm.dt, t * lsm.dt, key=key)
         stepped.append(state.neuron_state.spikes)
@@ -207,6 +237,32 @@ def test_lsm_noise_key(fast):
     np.testing.assert_array_equal(a, b)
     assert a.sum() > 0 and not np.array_equal(a, c)
     assert not LiquidStateMachine(5, 30, seed=1, compiler=fast).run(silent, key=1).any()
+
+
+def test_lsm_int_key_seeds_each_step_apart(fast):
+    """The same int passed to successive steps gives fresh noise each step (not one frozen draw).
+
+    With no recurrence and a noise spike alone above threshold, the liquid's spikes are the
+    background spikes themselves: step i draws ``default_rng([key, i]).random((B, N)) < rate * dt``.
+    """
+    lsm = LiquidStateMachine(3, 50, recurrent_weight=0.0, noise_rate=200.0, noise_weight=2.0, seed=0, compiler=fast)
+    silent = np.zeros((2, 20, 3))
+    state, stepped = lsm.init_state(2), []
+    for i in range(20):
+        state = lsm.step(state, silent[:, i], lsm.dt, i * lsm.dt, key=7)
+        stepped.append(state.neuron_state.spikes)
+    stepped = np.stack(stepped, axis=1)
+    expected = np.stack([np.random.default_rng([7, i]).random((2, 50)) < 0.2 for i in range(20)], axis=1)
+    np.testing.assert_array_equal(stepped, expected)
+    assert len({row.tobytes() for row in stepped[0]}) == 20  # every step its own noise
+    np.testing.assert_array_equal(lsm.run(silent, key=7), stepped)
+    np.testing.assert_array_equal(lsm.transform(silent, key=7), lsm.features_from_spikes(stepped))
+    assert not np.array_equal(lsm.run(silent, key=8), stepped)
+    # a step is placed by its time: t selects the step's seed, whatever came before
+    lone = lsm.step(lsm.init_state(2), silent[:, 5], lsm.dt, 5 * lsm.dt, key=7)
+    np.testing.assert_array_equal(lone.neuron_state.spikes, expected[:, 5])
+    with pytest.raises(ValueError, match="Generator"):
+        lsm.step(lsm.init_state(2), silent[:, 0], lsm.dt, -lsm.dt, key=7)
 
 
 def test_lsm_weights_are_sparse_seeded_and_follow_dale(fast):

@@ -5,7 +5,9 @@ The code is the document's, in its order, with two changes: random data come fro
 ``np.random.default_rng`` instead of the global ``np.random`` functions (same shapes and
 distributions), and each example ends with assertions on its result (against the reference
 loops, or numpy). The compiler is the document's "custom configuration" one (fastmath,
-verbose). Nothing is written to the user's own cache folder.
+verbose). Nothing is written to the user's own cache folder. The two examples that use numba
+directly ("Memory Access Optimization", "Custom JIT Kernels") run only where numba is installed;
+where numba rejects the document's code, the smallest change that compiles runs next to it.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ def private_default_cache(cache_dir):
 
 @pytest.fixture(scope="module", autouse=True)
 def restore_logging_level():
-    """verbose=True switches neurojit's logger to DEBUG; put it back afterwards."""
+    """verbose=True lowers neurojit's logger level; put it back afterwards."""
     logger = logging.getLogger("neurojit")
     level = logger.level
     yield
@@ -101,7 +103,8 @@ def test_verification(capsys, compiler):
 def test_configuration(compiler):
     assert compiler.config.enable_fastmath is True and compiler.config.verbose is True
     assert compiler.config.enable_parallel_loops is True and compiler.config.cache_compiled_functions is True
-    assert logging.getLogger("neurojit").isEnabledFor(logging.DEBUG), "verbose=True enables compile logging"
+    # verbose compilers log their compiles at INFO
+    assert logging.getLogger("neurojit").isEnabledFor(logging.INFO), "verbose=True enables compile logging"
     # --- "Parallel Loop Optimization"
     from neurojit.performance import JITCompiler, JITConfig
 
@@ -271,6 +274,91 @@ def test_compilation_overhead_example(capsys, spike_example):
     assert "First call (with compilation):" in out and "Speedup after compilation:" in out
 
 
+# -- Performance Optimization / Memory Access Optimization -------------------------------------------
+
+
+def test_memory_access_optimization_example(matmul_example):
+    """The document's blocked, parallel, fastmath matrix multiply, decorated with numba itself.
+
+    As written it steps ``prange`` by ``block_size``, which numba rejects ("Only constant step
+    size of 1 is supported for prange"); the one change that makes it compile is a ``prange``
+    over block numbers. The written form must either work or fail with exactly that message.
+    """
+    pytest.importorskip("numba")
+    from numba import njit, prange
+    from numba.core.errors import UnsupportedRewriteError
+
+    # Cache-friendly memory access patterns
+    @njit(parallel=True, fastmath=True)
+    def optimized_matrix_multiply(a, b):
+        """Cache-friendly blocked matrix multiplication."""
+        M, K = a.shape
+        K2, N = b.shape
+        result = np.zeros((M, N), dtype=np.float32)
+
+        block_size = 64  # Optimize for cache line size
+
+        for i_block in prange(0, M, block_size):
+            for j_block in range(0, N, block_size):
+                for k_block in range(0, K, block_size):
+                    # Process block
+                    i_end = min(i_block + block_size, M)
+                    j_end = min(j_block + block_size, N)
+                    k_end = min(k_block + block_size, K)
+
+                    for i in range(i_block, i_end):
+                        for j in range(j_block, j_end):
+                            temp_sum = 0.0
+                            for k in range(k_block, k_end):
+                                temp_sum += a[i, k] * b[k, j]
+                            result[i, j] += temp_sum
+
+        return result
+
+    # the same, with prange over block numbers (step 1) instead of block starts
+    @njit(parallel=True, fastmath=True)
+    def optimized_matrix_multiply_step1(a, b):
+        """Cache-friendly blocked matrix multiplication."""
+        M, K = a.shape
+        K2, N = b.shape
+        result = np.zeros((M, N), dtype=np.float32)
+
+        block_size = 64  # Optimize for cache line size
+
+        for i_number in prange((M + block_size - 1) // block_size):
+            i_block = i_number * block_size
+            for j_block in range(0, N, block_size):
+                for k_block in range(0, K, block_size):
+                    # Process block
+                    i_end = min(i_block + block_size, M)
+                    j_end = min(j_block + block_size, N)
+                    k_end = min(k_block + block_size, K)
+
+                    for i in range(i_block, i_end):
+                        for j in range(j_block, j_end):
+                            temp_sum = 0.0
+                            for k in range(k_block, k_end):
+                                temp_sum += a[i, k] * b[k, j]
+                            result[i, j] += temp_sum
+
+        return result
+
+    # the matrices of "Matrix Multiplication Kernel" (500x300 @ 300x400: no size is a multiple of 64)
+    a, b = matmul_example["a"], matmul_example["b"]
+    exact = a.astype(np.float64) @ b.astype(np.float64)
+    results = [optimized_matrix_multiply_step1(a, b)]
+    try:
+        results.append(optimized_matrix_multiply(a, b))
+    except UnsupportedRewriteError as exc:
+        assert "Only constant step size of 1 is supported for prange" in str(exc)
+    for result in results:
+        assert result.shape == (500, 400) and result.dtype == np.float32
+        np.testing.assert_allclose(result, exact, rtol=0, atol=1e-3)
+        np.testing.assert_allclose(result, matmul_example["result"], rtol=0, atol=1e-3)
+    options = optimized_matrix_multiply_step1.targetoptions
+    assert options["parallel"] and options["fastmath"]
+
+
 # -- Integration Examples -----------------------------------------------------------------------
 
 
@@ -307,9 +395,6 @@ def test_global_jit_compilation_example(spike_example, reservoir_example, matmul
 
 
 def test_liquid_state_machine_integration_example(rng):
-    models = pytest.importorskip("neurojit.models")
-    if not hasattr(models, "LiquidStateMachine"):
-        pytest.skip("neurojit.models.LiquidStateMachine is not written yet")
     from neurojit.models import LiquidStateMachine
     from neurojit.performance import JITCompiler
 
@@ -430,6 +515,74 @@ def test_cache_management_example(capsys, compiler, spike_example):
     assert "Compiled functions: []" in capsys.readouterr().out
     after = compiler.compile_spike_processing_kernel()(ex["spike_trains"], ex["weights"], ex["thresholds"], ex["dt"])
     np.testing.assert_array_equal(after, before)
+
+
+# -- Advanced Usage / Custom JIT Kernels -----------------------------------------------------------
+
+
+def custom_kernel_numpy(spikes, weights, dt):
+    """NumPy version of the document's custom kernel: the same float64 sums and float32 membrane."""
+    batch_size, time_steps, num_neurons = spikes.shape
+    output = np.zeros_like(spikes)
+    for batch_idx in range(batch_size):
+        v = np.zeros(num_neurons, dtype=np.float32)
+        for t in range(time_steps):
+            synaptic_input = (spikes[batch_idx, t] > 0.5).astype(np.float64) @ weights.astype(np.float64)
+            v = (v.astype(np.float64) + synaptic_input * dt).astype(np.float32)
+            fired = v > 1.0
+            output[batch_idx, t, fired] = 1.0
+            v[fired] = 0.0
+            v = (v.astype(np.float64) * 0.95).astype(np.float32)
+    return output
+
+
+def test_custom_jit_kernel_example(spike_example, monkeypatch, tmp_path):
+    numba = pytest.importorskip("numba")
+    # cache=True: numba's own cache goes to a temporary folder, not next to this file
+    monkeypatch.setattr(numba.config, "CACHE_DIR", str(tmp_path))
+    from numba import njit, prange
+
+    @njit(parallel=True, fastmath=True, cache=True)
+    def custom_neuromorphic_kernel(spikes, weights, dt):
+        """Custom JIT-compiled neuromorphic kernel."""
+        batch_size, time_steps, num_neurons = spikes.shape
+        output = np.zeros_like(spikes)
+
+        for batch_idx in prange(batch_size):
+            membrane_potentials = np.zeros(num_neurons, dtype=np.float32)
+
+            for t in range(time_steps):
+                # Custom neuromorphic computation
+                for i in range(num_neurons):
+                    synaptic_input = 0.0
+                    for j in range(num_neurons):
+                        if spikes[batch_idx, t, j] > 0.5:
+                            synaptic_input += weights[j, i]
+
+                    membrane_potentials[i] += synaptic_input * dt
+
+                    if membrane_potentials[i] > 1.0:  # Threshold
+                        output[batch_idx, t, i] = 1.0
+                        membrane_potentials[i] = 0.0  # Reset
+
+                    membrane_potentials[i] *= 0.95  # Decay
+
+        return output
+
+    spike_trains, weights, dt = spike_example["spike_trains"], spike_example["weights"], spike_example["dt"]
+
+    # Use custom kernel
+    result = custom_neuromorphic_kernel(spike_trains, weights, dt)
+
+    assert result.shape == spike_trains.shape and result.dtype == np.float32
+    np.testing.assert_array_equal(result, custom_kernel_numpy(spike_trains, weights, dt))
+    assert list(tmp_path.rglob("*.nbi")), "cache=True saved the compiled kernel (in the temporary folder)"
+    # The document's data never reach the threshold (dt = 1 ms); a larger step makes it spike.
+    result = custom_neuromorphic_kernel(spike_trains, weights * 10, 0.5)
+    expected = custom_kernel_numpy(spike_trains, weights * 10, 0.5)
+    assert 0 < expected.sum() < expected.size
+    mismatches = int(np.count_nonzero(result != expected))
+    assert mismatches <= 0.001 * expected.size, f"{mismatches} spikes differ (fastmath reorders only)"
 
 
 # -- Advanced Usage / Performance Profiling -------------------------------------------------------

@@ -54,7 +54,7 @@ try:  # numba is optional (the ``jit`` extra)
     NUMBA_AVAILABLE = True
     NUMBA_VERSION: str | None = numba.__version__
     IMPORT_ERROR: str | None = None
-except ImportError as exc:  # ModuleNotFoundError, or a broken install (e.g. llvmlite mismatch)
+except Exception as exc:  # ModuleNotFoundError, or a broken install (llvmlite mismatch, a failing initialiser)
     numba = None
     NUMBA_AVAILABLE = False
     NUMBA_VERSION = None

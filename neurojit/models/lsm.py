@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -63,6 +64,11 @@ def _as_batch(name: str, spikes: Any, n_inputs: int) -> tuple[np.ndarray, bool]:
     return array, single
 
 
+def _is_seed(key: Any) -> bool:
+    """An int seed (not a bool, not a Generator)."""
+    return isinstance(key, numbers.Integral) and not isinstance(key, bool)
+
+
 class LiquidStateMachine:
     """Recurrent leaky integrate-and-fire network driven by spike trains, with a trained readout.
 
@@ -117,7 +123,9 @@ class LiquidStateMachine:
     noise_rate : float
         Rate (Hz) of independent background Poisson spikes into every neuron, each adding
         ``noise_weight`` to its membrane; 0 (default) for a deterministic liquid. The
-        background spikes are drawn from ``key`` (see :meth:`run` and :meth:`step`).
+        background spikes are drawn from ``key`` (see :meth:`run` and :meth:`step`): an int
+        seeds each step apart (from the seed and the step index), so :meth:`run` and
+        :meth:`step` with the same int give the same spikes.
     noise_weight : float
     features : {"traces", "counts"}
         Exponentially filtered spike trains, or spike counts over the ``T // n_bins``
@@ -213,6 +221,24 @@ class LiquidStateMachine:
             return self._noise_rng
         return key if isinstance(key, np.random.Generator) else np.random.default_rng(key)
 
+    def _uniforms(self, key: int | np.random.Generator | None, batch: int, steps: int, first: int = 0) -> np.ndarray:
+        """Uniform draws ``[steps, batch, N]`` for background spikes of steps ``first, first + 1, ...``.
+
+        An int ``key`` gives step ``i`` its own generator, ``numpy.random.default_rng([key, i])``;
+        any other key is one stream drawn in step order (``None``: the model's own generator).
+        """
+        if not _is_seed(key):
+            return self._noise_generator(key).random((steps, batch, self.n_neurons))
+        if key < 0 or first < 0:
+            raise ValueError(
+                f"an int key must be >= 0 and the step at t >= 0 (key {key}, step {first}); "
+                "pass a numpy.random.Generator instead"
+            )
+        out = np.empty((steps, batch, self.n_neurons))
+        for i in range(steps):
+            out[i] = np.random.default_rng([int(key), first + i]).random((batch, self.n_neurons))
+        return out
+
     def run(self, input_spikes: Any, key: int | np.random.Generator | None = None) -> np.ndarray:
         """Simulate the liquid over whole sequences in one kernel call.
 
@@ -221,9 +247,12 @@ class LiquidStateMachine:
         input_spikes : array_like, shape (B, T, I) or (T, I)
             Input spikes (non-zero = spike); each batch row starts from rest (``v = 0``).
         key : int, numpy.random.Generator or None
-            Only used when ``noise_rate > 0``: the source of the background spikes, drawn
-            as ``key.random((T, B, N)) < noise_rate * dt`` (step by step, in the order
-            :meth:`step` draws them). ``None`` uses the model's own generator.
+            Only used when ``noise_rate > 0``: the source of the background spikes. A
+            Generator is drawn as ``key.random((T, B, N)) < noise_rate * dt`` (step by step,
+            in the order :meth:`step` draws them). An int seeds each step ``i`` apart:
+            ``default_rng([key, i]).random((B, N)) < noise_rate * dt``, exactly as
+            :meth:`step` with that int at ``t = i * dt``. ``None`` uses the model's own
+            generator.
 
         Returns
         -------
@@ -234,8 +263,7 @@ class LiquidStateMachine:
         spikes = spikes.astype(self.dtype)
         if self.noise_rate > 0:
             batch, steps, _ = spikes.shape
-            rng = self._noise_generator(key)
-            noise = rng.random((steps, batch, self.n_neurons)) < self.noise_rate * self.dt
+            noise = self._uniforms(key, batch, steps) < self.noise_rate * self.dt
             spikes = np.concatenate([spikes, noise.transpose(1, 0, 2).astype(self.dtype)], axis=2)
         out = self._network(
             spikes, self._driven_weights, self.reservoir_weights, self.threshold, self.dt, self.tau, self.v_reset
@@ -265,12 +293,14 @@ class LiquidStateMachine:
             Step length (seconds); the membrane decays by ``exp(-dt / tau)``.
         t : float
             Time at the start of the step; the returned state has ``t + dt``. The dynamics
-            do not depend on it.
+            do not depend on it (only with an int ``key``: it picks the step's noise seed).
         key : int, numpy.random.Generator or None
-            Only used when ``noise_rate > 0``: background spikes are
-            ``key.random((B, N)) < noise_rate * dt``. Pass the same Generator to successive
-            steps to reproduce :meth:`run` with that Generator. ``None`` uses the model's
-            own generator.
+            Only used when ``noise_rate > 0``: the source of the background spikes.
+            A Generator: ``key.random((B, N)) < noise_rate * dt``; pass the same Generator to
+            successive steps to reproduce :meth:`run` with an equally seeded Generator.
+            An int: the step's own generator ``default_rng([key, round(t / dt)])`` (the seed
+            and the step index), so successive steps with the same int get fresh noise and
+            reproduce :meth:`run` with that int. ``None`` uses the model's own generator.
 
         Returns
         -------
@@ -293,7 +323,8 @@ class LiquidStateMachine:
         active = inputs != 0
         w_in = state.input_weights.astype(dtype, copy=False)
         if self.noise_rate > 0:
-            noise = self._noise_generator(key).random((batch, self.n_neurons)) < self.noise_rate * dt
+            index = round(float(t) / dt) if _is_seed(key) else 0
+            noise = self._uniforms(key, batch, 1, index)[0] < self.noise_rate * dt
             active = np.concatenate([active, noise], axis=1)
             w_in = np.vstack([w_in, np.eye(self.n_neurons, dtype=dtype) * dtype.type(self.noise_weight)])
         w_rec = state.reservoir_weights.astype(dtype, copy=False)
