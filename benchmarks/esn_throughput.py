@@ -11,17 +11,18 @@ runs, after a warm-up call that also pays any JIT compilation. Goal (issue #5): 
 20x the NumPy loop at 100 units.
 
 Why the 20x goal is out of reach at 100 units (measured on a 2-core AMD EPYC, AVX2, numba
-0.68): the NumPy loop costs about 6 us per step, almost all of it per-call overhead of its
-~8 small array operations. The compiled step costs about 2 us, and its floor is the work
-itself: the 100x100 float64 product is 10,000 multiply-adds over 80 KB of weights, which do
-not fit in L1 and are streamed from L2 every step (about 1.1 us for that loop alone, written
-the best way, with numba), and 100 IEEE ``tanh`` calls (about 0.5-0.6 us through libm; no
-vector tanh without SVML or fastmath). 20x would need 0.3 us per step, below the floor of the
-product alone, so with B = 1 in float64 the ratio stays around 3x (AOT and JIT alike). At
-1000 units the product dominates both implementations and the compiled loop's ratio depends
-mostly on whether NumPy's BLAS has cores to itself. With a batch of sequences the NumPy loop
-becomes matrix-matrix products and overtakes the compiled loop (B = 16, 100 units: about
-2.5x faster), so the compiled reservoir's advantage is for single sequences.
+0.68): the NumPy loop costs 6-11 us per step, almost all of it per-call overhead of its
+~8 small array operations. The compiled step costs 2-4.5 us, and its floor is the work
+itself: 100 IEEE ``tanh`` calls through libm at ~21 ns each (~2.1 us; numba has no vector
+tanh without SVML, and an ``expm1``-based tanh measured 13 ns) plus the recurrent product
+(10,000 multiply-adds over 80 KB of weights dense, about 1.1 us; the 20 %-connected matrix
+used here runs in compressed form at about the same cost). 20x would need 0.3-0.5 us per
+step, below the tanh calls alone, so with B = 1 in float64 the ratio stays around 2-3x (AOT
+and JIT alike). At 1000 units the 20 %-connected product dominates both implementations and
+the ratio depends mostly on whether NumPy's BLAS has cores to itself. With a batch of
+sequences the NumPy loop becomes matrix-matrix products and overtakes the compiled loop
+(B = 16, 100 units: about 2.5x faster), so the compiled reservoir's advantage is for single
+sequences.
 
 Usage::
 

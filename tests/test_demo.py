@@ -34,6 +34,15 @@ def test_demo_quick_reports_backend_scores_and_throughput(demo_env):
     assert "neurojit demo" in result.stderr  # the progress bar
 
 
+def test_demo_full_run_meets_the_documented_scores(demo_env):
+    """The README's main job as written: 500-unit ESN and the LSM on 1000 / 500 samples."""
+    out = run_python("", args=["-m", "neurojit", "demo"], env=demo_env).stdout
+    assert "ESN (500 units)" in out and "1000 train / 500 test" in out
+    assert _number(r"test NRMSE = ([0-9.]+)", out) <= 0.21  # 500 units, the issue's bar; README: 0.126
+    assert _number(r"accuracy = ([0-9.]+)", out) >= 0.8  # README: 0.902, chance 0.1
+    assert _number(r"total ([0-9.]+) s", out) > 0  # timed, not judged here (tests assert no timings)
+
+
 def test_demo_on_the_numpy_backend_says_so(demo_env):
     env = dict(demo_env, NEUROJIT_BACKEND="python")
     out = run_python("", args=["-m", "neurojit", "demo", "--quick"], env=env).stdout
