@@ -78,7 +78,7 @@ def spike_processing(backend, spike_trains, weights, thresholds, dt, tau=0.02, v
     decay, v_reset = _lif_scalars(shapes, dt, tau, v_reset)
     out = np.empty(spikes.shape, dtype)
     if out.size:
-        backend.loop("lif_run", dtype.name)(spikes, weights, weights, False, thresholds, decay, v_reset, out)
+        backend.loop("lif_run", shapes.dtype_name)(spikes, weights, weights, False, thresholds, decay, v_reset, out)
     return out
 
 
@@ -122,7 +122,7 @@ def lif_network_run(
     batch, steps, _ = spikes.shape
     out = np.empty((batch, steps, w_rec.shape[0]), dtype)
     if out.size:
-        backend.loop("lif_run", dtype.name)(spikes, w_in, w_rec, True, thresholds, decay, v_reset, out)
+        backend.loop("lif_run", shapes.dtype_name)(spikes, w_in, w_rec, True, thresholds, decay, v_reset, out)
     return out
 
 
@@ -191,7 +191,7 @@ def reservoir_run(
     out = np.empty(inputs.shape[:2] + (bias.shape[0],), dtype)
     if out.size:
         compressed = _compressed_rows(w_res, out.shape[0] * out.shape[1])
-        backend.loop("reservoir_run", dtype.name)(inputs, w_in, w_res, *compressed, bias, leak_rate, states, out)
+        backend.loop("reservoir_run", shapes.dtype_name)(inputs, w_in, w_res, *compressed, bias, leak_rate, states, out)
     return out
 
 
@@ -225,7 +225,7 @@ def reservoir_update(
     inputs = shapes.array("input_spikes", input_spikes, ("B", "I"))
     out = np.empty((states.shape[0], 1, states.shape[1]), dtype)
     if out.size:
-        backend.loop("reservoir_run", dtype.name)(
+        backend.loop("reservoir_run", shapes.dtype_name)(
             inputs.reshape(inputs.shape[0], 1, -1), w_in, w_res, *_compressed_rows(w_res, out.shape[0]),
             bias, leak_rate, states, out,
         )
@@ -255,7 +255,7 @@ def convolution(backend, spike_trains, kernel) -> np.ndarray:
         raise ValueError("kernel must hold finite numbers (a non-finite tap times a silent step is undefined)")
     out = np.empty(spikes.shape, dtype)
     if out.size:
-        backend.loop("causal_convolution", dtype.name)(spikes, taps, out)
+        backend.loop("causal_convolution", shapes.dtype_name)(spikes, taps, out)
     return out
 
 
@@ -284,9 +284,11 @@ def matrix_multiply(backend, a, b) -> np.ndarray:
     b = shapes.array("b", b, ("K", "N"))
     out = np.empty((a.shape[0], b.shape[1]), dtype)
     if out.size:
-        nonzeros = backend.loop("binary_nonzeros", dtype.name)(a)
+        # a first entry other than 0 or 1 settles it without the scan (dense input's usual case)
+        dense = a.size and a.item(0) not in (0, 1)
+        nonzeros = -1 if dense else backend.loop("binary_nonzeros", shapes.dtype_name)(a)
         if 0 <= nonzeros <= SPARSE_MATMUL_DENSITY * a.size:
-            backend.loop("binary_matmul", dtype.name)(a, b, out)
+            backend.loop("binary_matmul", shapes.dtype_name)(a, b, out)
         else:
             np.matmul(a, b, out=out)
     return out
