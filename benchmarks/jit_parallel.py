@@ -44,8 +44,11 @@ def cases(rng, quick: bool):
            (spikes(1, steps, 500), rng.standard_normal((500, n_big)) * 0.3, w_big, 1.0, 1e-3))
     yield ("lif_network_run B=16 N=1000 (batch rows)", "compile_lif_network_kernel",
            (spikes(16, steps, 200), rng.standard_normal((200, n_mid)) * 0.3, w_mid, 1.0, 1e-3))
-    yield ("reservoir_run B=1 N=2000 (one core by design)", "compile_reservoir_run_kernel",
+    yield ("reservoir_run B=1 N=2000 dense (one core by design)", "compile_reservoir_run_kernel",
            (spikes(1, steps, 100), rng.standard_normal((100, 2000)) * 0.3, w_res, np.zeros((1, 2000)), 0.3))
+    w_sparse = w_res * (rng.random(w_res.shape) < 0.1) * 3
+    yield ("reservoir_run B=1 N=2000 10 % connected (unit blocks)", "compile_reservoir_run_kernel",
+           (spikes(1, steps, 100), rng.standard_normal((100, 2000)) * 0.3, w_sparse, np.zeros((1, 2000)), 0.3))
     yield ("reservoir_run B=16 N=1000 (batch rows)", "compile_reservoir_run_kernel",
            (spikes(16, steps, 100), rng.standard_normal((100, n_mid)) * 0.3, w_mid, np.zeros((16, n_mid)), 0.3))
     yield ("convolution B=1 T=1000 N=20000 K=20 (channel blocks)", "compile_convolution_kernel",

@@ -22,9 +22,9 @@ import numpy as np
 import pytest
 
 from conftest import run_python
-from neurojit import JITCompiler, JITConfig, cache
+from neurojit import JITCompiler, JITConfig, cache, operations
 from neurojit.backends import jit
-from neurojit.kernels import convolution, lif
+from neurojit.kernels import convolution, lif, reservoir
 
 pytestmark = pytest.mark.skipif(not jit.NUMBA_AVAILABLE, reason="numba is not installed")
 
@@ -118,6 +118,9 @@ def random_case(rng, batch, dtype, n, inputs=90, steps=20):
         "taps": np.linspace(1, 0.2, 5).astype(dtype),
         # B=1: several channel blocks of the parallel convolution, the last one partial
         "channels": (rng.random((batch, steps, convolution.BLOCK + 77 if batch == 1 else n)) < 0.1).astype(dtype),
+        # a compressed (5 %-connected) reservoir over enough steps: B=1 takes the unit blocks
+        "long_inputs": rng.standard_normal((batch, operations.SPARSE_RESERVOIR_MIN_STEPS + 8, inputs)).astype(dtype),
+        "w_sparse": (rng.standard_normal((n, n)) * (rng.random((n, n)) < 0.05) * 4 / np.sqrt(n)).astype(dtype),
     }
 
 
@@ -135,7 +138,10 @@ def test_parallel_loops_give_exactly_the_serial_results(serial_and_parallel, bat
             c.compile_reservoir_run_kernel()(x["input_spikes"], x["w_in"], x["w_rec"] * 0.3, x["states"], 0.3, 0.1),
             c.compile_reservoir_update_kernel()(x["states"], x["w_in"], x["w_rec"], x["input_spikes"][:, 0], 0.5),
             c.compile_convolution_kernel()(x["channels"], x["taps"]),
+            c.compile_reservoir_run_kernel()(x["long_inputs"], x["w_in"], x["w_sparse"], x["states"], 0.3, 0.1),
         ]
+    assert n >= reservoir.MIN_BLOCKED or batch > 1
+    assert operations._compressed_rows(x["w_sparse"], x["long_inputs"].shape[1])[0].size  # compressed
     for spikes in outputs[False][:2]:
         assert spikes.any() and not spikes.all()  # a real test: some spikes, not all
     for serial, parallel in zip(outputs[False], outputs[True]):

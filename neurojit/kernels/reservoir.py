@@ -18,16 +18,24 @@ same non-zero terms in the same order as the dense rows (a zero weight or a zero
 adds nothing), so both forms give the same numbers, and the work falls from N^2 to the
 number of connections. ``w_idx`` is unsigned: numba then skips its negative-index check.
 
-Parallel loops: batch rows are independent (``prange`` over ``b``). A single batch row
-stays on one core: its recurrent product is dense (tanh states are rarely 0) and memory
-bound, and splitting the units into column blocks (the only split that keeps each unit's
-summation order) streams ``reservoir_weights`` worse than whole rows - measured 2x slower
-on one core and no faster on two for N=2000 (see ``benchmarks/jit_parallel.py``).
+Parallel loops: batch rows are independent (``prange`` over ``b``). With a single batch
+row, a parallel compile (``PARALLEL``) of a compressed reservoir of at least
+``MIN_BLOCKED`` units splits the units into blocks of ``BLOCK``, one ``prange`` per time
+step: each unit gathers its own terms in the same order as the serial loop, and the new
+states go to a second buffer, so the results are identical. A single row with dense rows
+stays on one core: its product is memory bound, and splitting the units into column
+blocks (the only split that keeps each unit's summation order) streams
+``reservoir_weights`` worse than whole rows - measured 2x slower on one core and no faster
+on two for N=2000 (see ``benchmarks/jit_parallel.py``).
 """
 
 import numpy as np
 
 prange = range  # rebound to numba.prange by the JIT backend
+
+PARALLEL = False  # True in the JIT backend's parallel compile (with prange = numba.prange)
+BLOCK = 128  # units per parallel work item when there is one batch row
+MIN_BLOCKED = 512  # below this a parallel launch per time step costs more than it saves
 
 
 def reservoir_run(inputs, input_weights, reservoir_weights, w_ptr, w_idx, w_val, bias, leak_rate, initial_states, out):
@@ -39,6 +47,27 @@ def reservoir_run(inputs, input_weights, reservoir_weights, w_ptr, w_idx, w_val,
     n_units = bias.shape[0]
     retain = 1 - leak_rate
     sparse = w_ptr.shape[0] > 0
+    if PARALLEL and n_batch == 1 and sparse and n_units >= MIN_BLOCKED:
+        x = initial_states[0].copy()
+        x_new = np.empty_like(x)
+        drive = np.empty_like(bias)
+        n_blocks = (n_units + BLOCK - 1) // BLOCK
+        for t in range(n_steps):
+            drive[:] = bias
+            for j in range(n_inputs):
+                u = inputs[0, t, j]
+                if u != 0:
+                    for i in range(n_units):
+                        drive[i] += u * input_weights[j, i]
+            for block in prange(n_blocks):
+                for i in range(block * BLOCK, min(block * BLOCK + BLOCK, n_units)):
+                    acc = drive[i]
+                    for k in range(w_ptr[i], w_ptr[i + 1]):
+                        acc += x[w_idx[k]] * w_val[k]
+                    x_new[i] = retain * x[i] + leak_rate * np.tanh(acc)
+                    out[0, t, i] = x_new[i]
+            x, x_new = x_new, x
+        return
     for b in prange(n_batch):
         x = initial_states[b].copy()
         pre = np.empty_like(bias)
