@@ -133,15 +133,21 @@ def _reservoir_arguments(shapes: Shapes, input_weights, reservoir_weights, leak_
     return w_in, w_res, bias, shapes.scalar(fraction("leak_rate", leak_rate))
 
 
-def _compressed_rows(w_res: np.ndarray, steps: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _compressed_rows(w_res: np.ndarray, steps: int, *others: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """CSR arrays of ``w_res.T`` for the reservoir loop, or empty arrays (use the dense rows).
 
-    Compressed when ``w_res`` is at most ``SPARSE_RESERVOIR_DENSITY`` non-zero and the call
-    runs at least ``SPARSE_RESERVOIR_MIN_STEPS`` steps; the loop then does work in
-    proportion to the connections and gives the same numbers as with the dense rows.
+    Compressed when ``w_res`` is at most ``SPARSE_RESERVOIR_DENSITY`` non-zero, the call
+    runs at least ``SPARSE_RESERVOIR_MIN_STEPS`` steps and ``w_res`` and the ``others`` (the
+    call's other arrays) are finite; the loop then does work in proportion to the
+    connections and gives the same numbers as with the dense rows. (A non-finite state
+    times a zero weight is NaN in the dense product but skipped in the compressed one.)
     """
     n = w_res.shape[0]
-    if steps >= SPARSE_RESERVOIR_MIN_STEPS and n and np.count_nonzero(w_res) <= SPARSE_RESERVOIR_DENSITY * n * n:
+    if (
+        steps >= SPARSE_RESERVOIR_MIN_STEPS and n
+        and np.count_nonzero(w_res) <= SPARSE_RESERVOIR_DENSITY * n * n
+        and all(np.isfinite(a).all() for a in (w_res, *others))
+    ):
         post, pre = np.nonzero(w_res.T)  # row-major order: by unit, then presynaptic index ascending
         w_ptr = np.zeros(n + 1, np.int64)
         np.cumsum(np.bincount(post, minlength=n), out=w_ptr[1:])
@@ -190,7 +196,7 @@ def reservoir_run(
     states = shapes.array("initial_states", initial_states, ("B", "N"))
     out = np.empty(inputs.shape[:2] + (bias.shape[0],), dtype)
     if out.size:
-        compressed = _compressed_rows(w_res, out.shape[0] * out.shape[1])
+        compressed = _compressed_rows(w_res, out.shape[0] * out.shape[1], inputs, w_in, bias, states)
         backend.loop("reservoir_run", shapes.dtype_name)(inputs, w_in, w_res, *compressed, bias, leak_rate, states, out)
     return out
 
@@ -226,7 +232,7 @@ def reservoir_update(
     out = np.empty((states.shape[0], 1, states.shape[1]), dtype)
     if out.size:
         backend.loop("reservoir_run", shapes.dtype_name)(
-            inputs.reshape(inputs.shape[0], 1, -1), w_in, w_res, *_compressed_rows(w_res, out.shape[0]),
+            inputs.reshape(inputs.shape[0], 1, -1), w_in, w_res, *_compressed_rows(w_res, out.shape[0], inputs, w_in, bias, states),
             bias, leak_rate, states, out,
         )
     return out[:, 0, :]

@@ -15,7 +15,7 @@ import pytest
 
 from cases import KERNELS, METHODS, check_against_reference, kernel_of, make_args, spike_argument
 from conftest import available_backends
-from reference import SPIKING, tolerance
+from reference import REFERENCES, SPIKING, tolerance
 
 DTYPES = [pytest.param(np.float32, id="f32"), pytest.param(np.float64, id="f64")]
 
@@ -323,6 +323,26 @@ def test_sparse_reservoir_is_compressed_only_where_it_pays(rng):
     assert all(a.size == 0 for a in _compressed_rows(w, SPARSE_RESERVOIR_MIN_STEPS - 1))  # too few steps
     assert all(a.size == 0 for a in _compressed_rows(rng.standard_normal((50, 50)), 1000))  # dense
     assert all(a.size == 0 for a in _compressed_rows(np.zeros((0, 0)), 1000))
+    assert all(a.size == 0 for a in _compressed_rows(w, 1000, np.array([1.0, np.nan])))  # non-finite input
+
+
+@pytest.mark.parametrize("where", ["inputs", "initial_states", "bias"])
+def test_sparse_reservoir_with_non_finite_values_matches_the_reference(compiler, where, rng):
+    """A NaN or inf spreads through zero weights in the dense product (NaN * 0 = NaN): such
+    calls keep the dense rows, so every backend gives the reference result, NaNs included."""
+    args, kwargs = make_args("reservoir_run", rng, np.float64, B=2, T=40, N=20, I=3)
+    args = list(args)
+    args[2] = args[2] * (rng.random(args[2].shape) < 0.1)
+    if where == "inputs":
+        args[0][0, 5, 1] = np.nan
+    elif where == "initial_states":
+        args[3][1, 4] = np.inf
+    else:
+        kwargs["bias"][7] = -np.inf
+    result = kernel_of(compiler, "reservoir_run")(*args, **kwargs)
+    expected = REFERENCES["reservoir_run"](*args, **kwargs)
+    np.testing.assert_array_equal(np.isnan(result), np.isnan(expected))
+    np.testing.assert_allclose(result[~np.isnan(result)], expected[~np.isnan(expected)], **tolerance(np.float64))
 
 
 def test_kernel_reports_its_backend(compiler):

@@ -37,11 +37,13 @@ def reservoir_run(inputs, input_weights, reservoir_weights, w_ptr, w_idx, w_val,
     # The input drive does not depend on the state: one matrix product for all steps.
     # The CSR form of a sparse reservoir (w_ptr, ...) is not used: BLAS on the dense
     # matrix is the fastest product NumPy has.
-    drive = inputs @ input_weights + bias
-    x = initial_states
-    for t in range(inputs.shape[1]):
-        x = (1 - leak_rate) * x + leak_rate * np.tanh(drive[:, t] + x @ reservoir_weights)
-        out[:, t] = x
+    # Non-finite values propagate as in the compiled loops, which do not warn (inf * 0 = NaN).
+    with np.errstate(invalid="ignore", over="ignore"):
+        drive = inputs @ input_weights + bias
+        x = initial_states
+        for t in range(inputs.shape[1]):
+            x = (1 - leak_rate) * x + leak_rate * np.tanh(drive[:, t] + x @ reservoir_weights)
+            out[:, t] = x
 
 
 def causal_convolution(spikes, taps, out):
