@@ -49,6 +49,7 @@ def check_matmul(c: JITCompiler) -> None:
     """Run matrix_multiply (its binary_nonzeros loop) and check the product."""
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal((5, 4)), rng.standard_normal((4, 3))
+    a[0, 0] = 1.0  # a first entry of 0 or 1 sends `a` through the 0/1 scan (binary_nonzeros)
     np.testing.assert_allclose(c.compile_matrix_multiply_kernel()(a, b), a @ b)
 
 
@@ -449,7 +450,7 @@ def test_quiet_compiler_after_a_verbose_one_stays_quiet(tmp_path):
         from neurojit import JITCompiler, JITConfig
 
         def run(compiler):
-            a = np.array([[0.5, 1.0], [1.0, 0.0]])  # not 0/1: only the binary_nonzeros loop runs
+            a = np.array([[1.0, 0.5], [1.0, 0.0]])  # not 0/1: only the binary_nonzeros loop runs
             assert (compiler.compile_matrix_multiply_kernel()(a, a) == a @ a).all()
 
         run(JITCompiler(JITConfig(backend="jit", verbose=True, cache_directory={str(tmp_path / "loud")!r})))
