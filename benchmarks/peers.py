@@ -88,7 +88,6 @@ def brian2_lif_network(args: argparse.Namespace) -> None:
     ours_time = interleaved_medians({"neurojit": lambda: run(spikes, w_in, w_rec, thresholds, DT, TAU)}, repeats)
 
     times, theirs = [], None
-    b2.prefs.codegen.target = "cython"  # irrelevant for standalone, avoids numpy-target warnings
     for _ in range(repeats):
         with tempfile.TemporaryDirectory() as folder:
             b2.device.reinit()

@@ -155,6 +155,12 @@ def _compressed_rows(w_res: np.ndarray, steps: int, *others: np.ndarray) -> tupl
     return np.empty(0, np.int64), np.empty(0, np.uint32), np.empty(0, w_res.dtype)
 
 
+def _run_reservoir(backend, shapes: Shapes, inputs, w_in, w_res, bias, leak_rate, states, out) -> None:
+    """The reservoir loop over validated ``inputs[B, T, I]``, with ``w_res`` compressed where it pays."""
+    compressed = _compressed_rows(w_res, out.shape[0] * out.shape[1], inputs, w_in, bias, states)
+    backend.loop("reservoir_run", shapes.dtype_name)(inputs, w_in, w_res, *compressed, bias, leak_rate, states, out)
+
+
 def reservoir_run(
     backend, inputs, input_weights, reservoir_weights, initial_states, leak_rate=1.0, bias=None
 ) -> np.ndarray:
@@ -196,8 +202,7 @@ def reservoir_run(
     states = shapes.array("initial_states", initial_states, ("B", "N"))
     out = np.empty(inputs.shape[:2] + (bias.shape[0],), dtype)
     if out.size:
-        compressed = _compressed_rows(w_res, out.shape[0] * out.shape[1], inputs, w_in, bias, states)
-        backend.loop("reservoir_run", shapes.dtype_name)(inputs, w_in, w_res, *compressed, bias, leak_rate, states, out)
+        _run_reservoir(backend, shapes, inputs, w_in, w_res, bias, leak_rate, states, out)
     return out
 
 
@@ -231,10 +236,7 @@ def reservoir_update(
     inputs = shapes.array("input_spikes", input_spikes, ("B", "I"))
     out = np.empty((states.shape[0], 1, states.shape[1]), dtype)
     if out.size:
-        backend.loop("reservoir_run", shapes.dtype_name)(
-            inputs.reshape(inputs.shape[0], 1, -1), w_in, w_res, *_compressed_rows(w_res, out.shape[0], inputs, w_in, bias, states),
-            bias, leak_rate, states, out,
-        )
+        _run_reservoir(backend, shapes, inputs.reshape(inputs.shape[0], 1, -1), w_in, w_res, bias, leak_rate, states, out)
     return out[:, 0, :]
 
 

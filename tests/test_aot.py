@@ -24,6 +24,7 @@ import pytest
 
 import neurojit
 from conftest import last_json_line, run_python
+from neurojit import operations
 from neurojit.backends import aot, python
 from neurojit.kernels import signatures
 
@@ -157,9 +158,8 @@ def _loop_inputs(loop: str, dtype, rng, scale: int = 1):
         w_in = rng.standard_normal((8, n)).astype(dtype)
         w = (rng.standard_normal((n, n)) / np.sqrt(n)).astype(dtype)
         w[rng.random((n, n)) < 0.8] = 0  # sparse: the compressed (CSR) form of w.T is passed too
-        post, pre = np.nonzero(w.T)
-        w_ptr = np.concatenate(([0], np.cumsum(np.bincount(post, minlength=n)))).astype(np.int64)
-        csr = (w_ptr, pre.astype(np.uint32), w[pre, post])
+        csr = operations._compressed_rows(w, operations.SPARSE_RESERVOIR_MIN_STEPS)
+        assert csr[0].size, "the case must exercise the compressed form"
         args = (inputs, w_in, w, *csr, rng.standard_normal(n).astype(dtype), f(0.3), np.zeros((2, n), dtype))
         return args, np.empty((2, inputs.shape[1], n), dtype)
     if loop == "causal_convolution":

@@ -13,13 +13,13 @@ exporting every loop of :data:`neurojit.kernels.signatures.LOOPS` for float32 an
                   {"name": "baseline", "module": "_aot_baseline", "cpu_features": []}],   # best first
      "failed": null}                      # or the reason the build could not compile
 
-At the first kernel, the loader picks the best variant all of whose ``cpu_features`` are
-reported present by numpy's runtime CPU feature table (a name the table does not have
+At the first kernel, the loader picks the one named by ``NEUROJIT_AOT_VARIANT`` (refused
+if this CPU lacks its features), or else the best variant all of whose ``cpu_features``
+are reported present by numpy's runtime CPU feature table (a name the table does not have
 counts as absent, so a module the CPU might not run is never chosen). numpy < 2.4 has no
 ``X86_V3`` entry: there it is inferred from the parts of x86-64-v3 the table lists (AVX2,
 FMA3, F16C, ...) plus those it does not (BMI1/2, LZCNT, MOVBE, XSAVE) read from
-``/proc/cpuinfo``; where that file is missing the baseline is used), or the one named by ``NEUROJIT_AOT_VARIANT``
-(refused if this CPU lacks its features). A binary built from other kernel source than
+``/proc/cpuinfo``; where that file is missing the baseline is used. A binary built from other kernel source than
 the installed one is never used. Importing this module imports neither numba nor the
 extensions.
 """
