@@ -7,7 +7,7 @@ Usage::
     python build_aot.py --output DIR    # build into DIR (setup.py passes build/lib.../neurojit)
     python build_aot.py --list          # print the variants this machine would build, and stop
 
-Every loop of ``neurojit/kernels/signatures.py`` (``LOOPS``) is exported for float32 and
+Every loop declared in ``neurojit/kernels`` (``signatures.LOOPS``) is exported for float32 and
 float64 (``lif_run_f32``, ``lif_run_f64``, ...) with ``numba.pycc``, once per CPU variant,
 each variant its own module ``neurojit._aot_<variant>`` (a module's name is fixed at build
 time; two variants import side by side). On x86-64 the variants are
@@ -120,11 +120,7 @@ def load_kernels() -> tuple[ModuleType, dict]:
         sys.modules[_KERNELS_PACKAGE] = package
         spec.loader.exec_module(package)
     signatures = importlib.import_module(f"{_KERNELS_PACKAGE}.signatures")
-    loops = {
-        loop: getattr(importlib.import_module(f"{_KERNELS_PACKAGE}.{module}"), loop)
-        for loop, (module, _) in signatures.LOOPS.items()
-    }
-    return signatures, loops
+    return signatures, {name: declaration.function for name, declaration in signatures.LOOPS.items()}
 
 
 def _path_prefixes() -> list[tuple[str, str]]:

@@ -10,7 +10,7 @@ runs the AOT kernels pays for none of them.
 """
 
 from ._version import __version__
-from .backends.select import BackendUnavailableError, FallbackWarning
+from .errors import BackendUnavailableError, FallbackWarning
 from .performance import (
     JITCompiler,
     JITConfig,

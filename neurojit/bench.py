@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import statistics
 import time
 from dataclasses import asdict, dataclass
@@ -20,6 +21,7 @@ import numpy as np
 from . import operations
 from .backends import aot, jit, python, select
 from .backends.threads import ThreadedBackend
+from .kernel import kernel_on
 
 DT, TAU = 1e-3, 0.02
 
@@ -27,43 +29,54 @@ DT, TAU = 1e-3, 0.02
 # -- inputs -------------------------------------------------------------------------------
 
 
-def make_inputs(kernel: str, size: int, rng: np.random.Generator, dtype=np.float32, density: float = 0.1,
-                batch: int = 4, steps: int = 100) -> tuple:
-    """Positional arguments for ``kernel`` with ``size`` neurons (``batch`` rows, ``steps`` steps).
+#: what each declared dimension is in a benchmark case of ``size`` neurons
+TAPS = 50
 
-    Spike inputs have the given ``density``; ``matrix_multiply`` gets a dense Gaussian ``a``
-    when ``density >= 1`` and a 0/1 spike matrix of that density otherwise.
+
+def make_inputs(kernel: str, size: int, rng: np.random.Generator, dtype=np.float32, density: float = 0.1,
+                batch: int = 4, steps: int = 100) -> dict[str, Any]:
+    """Arguments (by name) for ``kernel`` with ``size`` neurons, ``batch`` rows and ``steps`` steps,
+    made from the kernel's declaration: each parameter with a role gets an input of its shape.
+
+    Spike inputs (role ``"events"``) have the given ``density``; an ``"operand"`` (the left
+    side of ``matrix_multiply``) is a 0/1 spike matrix of that density, or Gaussian when
+    ``density >= 1``; weights are Gaussian with variance ``1/size`` (recurrent ones scaled
+    down so that the networks stay stable); states are in (-1, 1).
     """
-    spikes = (rng.random((batch, steps, size)) < density).astype(dtype)
-    weights = (rng.standard_normal((size, size)) * (1.0 / np.sqrt(size))).astype(dtype)
-    thresholds = np.full(size, 0.5, dtype)
-    if kernel == "spike_processing":
-        return spikes, weights, thresholds, DT
-    if kernel == "lif_network_run":
-        return spikes, weights, 0.5 * weights, thresholds, DT
-    if kernel == "reservoir_update":
-        states = np.tanh(rng.standard_normal((batch, size))).astype(dtype)
-        return states, weights, 0.9 * weights, spikes[:, 0, :]
-    if kernel == "reservoir_run":
-        return spikes, weights, 0.9 * weights, np.zeros((batch, size), dtype), 0.5
-    if kernel == "convolution":
-        return spikes, np.exp(-np.arange(50) / 10.0).astype(dtype)
-    if kernel == "matrix_multiply":
-        if density >= 1:
-            return rng.standard_normal((size, size)).astype(dtype), weights
-        return (rng.random((size, size)) < density).astype(dtype), weights
-    raise ValueError(f"unknown kernel {kernel!r}")
+    spec = operations.KERNELS[kernel]
+    sizes = {"B": batch, "T": steps, "N": size, "I": size, "M": size, "K": size}
+    arguments: dict[str, Any] = {}
+    for p in spec.parameters:
+        shape = tuple(TAPS if (p.role == "taps" and d == "K") else sizes[d] for d in p.dims)
+        if p.role == "events" or (p.role == "operand" and density < 1):
+            arguments[p.name] = (rng.random(shape) < density).astype(dtype)
+        elif p.role == "operand":
+            arguments[p.name] = rng.standard_normal(shape).astype(dtype)
+        elif p.role == "weights":
+            scale = 0.5 if p.name == "recurrent_weights" else 0.9 if p.name == "reservoir_weights" else 1.0
+            arguments[p.name] = (rng.standard_normal(shape) * (scale / np.sqrt(size))).astype(dtype)
+        elif p.role == "state":
+            arguments[p.name] = np.tanh(rng.standard_normal(shape)).astype(dtype)
+        elif p.role == "threshold":
+            arguments[p.name] = np.full(shape, 0.5, dtype)
+        elif p.role == "taps":
+            arguments[p.name] = np.exp(-np.arange(shape[0]) / 10.0).astype(dtype)
+        elif p.role == "time":
+            arguments[p.name] = DT
+    if any(p.name == "leak_rate" for p in spec.parameters):
+        arguments["leak_rate"] = 0.5
+    return arguments
 
 
 # -- the best NumPy implementation of each kernel (what a NumPy user would write) ----------
 
 
-def _numpy_lif(spikes, input_weights, recurrent_weights, thresholds, dt):
+def _numpy_lif(spikes, input_weights, recurrent_weights, thresholds, dt, tau=TAU, v_reset=0.0):
     """One GEMM for all input currents, then a loop over time vectorised over batch and neurons."""
     batch, steps, _ = spikes.shape
     dtype = thresholds.dtype
     currents = (spikes.reshape(batch * steps, -1) @ input_weights).reshape(batch, steps, -1)
-    decay = dtype.type(np.exp(-dt / TAU))
+    decay = dtype.type(np.exp(-dt / tau))
     v = np.zeros((batch, thresholds.shape[0]), dtype)
     out = np.empty_like(currents)
     fired = np.zeros_like(v, dtype=bool)
@@ -73,12 +86,13 @@ def _numpy_lif(spikes, input_weights, recurrent_weights, thresholds, dt):
             v += fired.astype(dtype) @ recurrent_weights
         fired = v > thresholds
         out[:, t] = fired
-        v[fired] = 0
+        v[fired] = v_reset
     return out
 
 
-def _numpy_reservoir_run(inputs, input_weights, reservoir_weights, states, leak_rate):
-    drive = inputs @ input_weights
+def _numpy_reservoir_run(inputs, input_weights, reservoir_weights, initial_states, leak_rate=1.0, bias=None):
+    drive = inputs @ input_weights + (0.0 if bias is None else bias)
+    states = initial_states
     out = np.empty(inputs.shape[:2] + (reservoir_weights.shape[0],), states.dtype)
     x = states
     for t in range(inputs.shape[1]):
@@ -87,7 +101,12 @@ def _numpy_reservoir_run(inputs, input_weights, reservoir_weights, states, leak_
     return out
 
 
-def _numpy_convolution(spikes, taps):
+def _numpy_lif_network(input_spikes, input_weights, recurrent_weights, thresholds, dt, tau=TAU, v_reset=0.0):
+    return _numpy_lif(input_spikes, input_weights, recurrent_weights, thresholds, dt, tau, v_reset)
+
+
+def _numpy_convolution(spike_trains, kernel):
+    spikes, taps = spike_trains, kernel
     out = np.zeros_like(spikes)
     steps = spikes.shape[1]
     for k in range(min(len(taps), steps)):  # a loop over taps, each a vectorised shifted add
@@ -95,14 +114,40 @@ def _numpy_convolution(spikes, taps):
     return out
 
 
+def _numpy_reservoir_update(states, input_weights, reservoir_weights, input_spikes, leak_rate=1.0, bias=None):
+    pre = states @ reservoir_weights + input_spikes @ input_weights + (0.0 if bias is None else bias)
+    return (1 - leak_rate) * states + leak_rate * np.tanh(pre)
+
+
+#: public kernel -> the best NumPy implementation, called with the kernel's arguments by name
 BEST_NUMPY: dict[str, Callable] = {
-    "spike_processing": lambda s, w, thr, dt: _numpy_lif(s, w, None, thr, dt),
-    "lif_network_run": lambda s, w_in, w_rec, thr, dt: _numpy_lif(s, w_in, w_rec, thr, dt),
-    "reservoir_update": lambda s, w_in, w_res, u: np.tanh(s @ w_res + u @ w_in),
+    "spike_processing": lambda spike_trains, weights, **lif: _numpy_lif(spike_trains, weights, None, **lif),
+    "lif_network_run": _numpy_lif_network,
+    "reservoir_update": _numpy_reservoir_update,
     "reservoir_run": _numpy_reservoir_run,
     "convolution": _numpy_convolution,
-    "matrix_multiply": np.matmul,
+    "matrix_multiply": lambda a, b: np.matmul(a, b),
 }
+
+
+def blas_description() -> str:
+    """The BLAS numpy calls here: library, version, CPU core type and threads where known."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        threadpool_info = None
+    if threadpool_info is not None:
+        for lib in threadpool_info():
+            if lib.get("user_api") == "blas":
+                return (f"{lib.get('internal_api')} {lib.get('version')}, core {lib.get('architecture')}, "
+                        f"{lib.get('num_threads')} threads")
+    try:
+        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        name = f"{blas.get('name')} {blas.get('version')}"
+    except Exception:  # numpy < 1.25 has no mode="dicts"
+        name = "unknown BLAS"
+    forced = os.environ.get("OPENBLAS_CORETYPE")
+    return f"{name}, core {'forced ' + forced if forced else 'chosen by OpenBLAS'} (install threadpoolctl for details)"
 
 
 # -- contenders ----------------------------------------------------------------------------
@@ -161,15 +206,17 @@ class Row:
     speedup_vs_numpy: float
 
 
+#: the kernels a user calls (``compile_*_kernel``), in declaration order
+PUBLIC_KERNELS = tuple(name for name, spec in operations.KERNELS.items() if spec.public)
+
 #: default grid: kernel -> (sizes, densities); batch 8 and 1000 steps for the sequence kernels
-GRID = {
-    "spike_processing": ([250, 1000], [0.01, 0.1]),
-    "lif_network_run": ([250, 1000], [0.01, 0.1]),
+_GRID_CHOICES = {
     "reservoir_update": ([100, 1000], [0.1]),
     "reservoir_run": ([100, 1000], [0.1]),
     "convolution": ([100, 500], [0.05, 0.5]),
     "matrix_multiply": ([256, 1024], [0.05, 1.0]),
 }
+GRID = {name: _GRID_CHOICES.get(name, ([250, 1000], [0.01, 0.1])) for name in PUBLIC_KERNELS}
 QUICK_GRID = {kernel: ([64], densities[:1]) for kernel, (_, densities) in GRID.items()}
 
 
@@ -181,13 +228,12 @@ def run_grid(grid: dict[str, tuple[list[int], list[float]]], *, repeats: int = 5
     rows: list[Row] = []
     rng = np.random.default_rng(0)
     for kernel, size, density in progress(cases) if progress else cases:
-        function = operations.KERNELS[kernel][0]
-        n_steps = 1 if kernel == "matrix_multiply" else steps
-        args = make_inputs(kernel, size, rng, dtype, density, batch=batch, steps=n_steps)
-        runs = {"numpy": lambda: BEST_NUMPY[kernel](*args)}
+        args = make_inputs(kernel, size, rng, dtype, density, batch=batch, steps=steps)
+        runs = {"numpy": lambda: BEST_NUMPY[kernel](**args)}
         for label, backend in found.items():
-            function(backend, *args)  # compile or load outside the timing
-            runs[label] = lambda backend=backend: function(backend, *args)
+            on_backend = kernel_on(backend, kernel)
+            on_backend(**args)  # compile or load outside the timing
+            runs[label] = lambda on_backend=on_backend: on_backend(**args)
         medians = interleaved_medians(runs, repeats)
         for label, median in medians.items():
             if label != "numpy":
@@ -245,16 +291,17 @@ def benchmark_compiler(compiler, test_sizes: list[int], num_iterations: int) -> 
         raise ValueError(f"test_sizes must be positive integers, got {test_sizes!r}")
     rng = np.random.default_rng(0)
     results: dict[str, Any] = {}
-    for name, (function, _) in operations.KERNELS.items():
-        kernel = compiler._kernel(name)
+    for name in PUBLIC_KERNELS:
+        kernel = compiler.kernel(name)
+        on_numpy = kernel_on(python, name)
         results[name] = {}
         for size in sizes:
             args = make_inputs(name, int(size), rng)
             start = time.perf_counter()
-            kernel(*args)  # first call: compiles (JIT) or loads (AOT)
+            kernel(**args)  # first call: compiles (JIT) or loads (AOT)
             first_call = time.perf_counter() - start
             medians = interleaved_medians(
-                {"compiled": lambda: kernel(*args), "python": lambda: function(python, *args)}, num_iterations
+                {"compiled": lambda: kernel(**args), "python": lambda: on_numpy(**args)}, num_iterations
             )
             results[name][int(size)] = {
                 "jit_time": medians["compiled"],

@@ -55,7 +55,7 @@ SUFFIX = ".njc"
 _DIGEST_BYTES = 32
 
 _ENTRY_FILE = re.compile(
-    r"^[a-z_]+-float(?:32|64)-(?:serial|parallel)-(?:ieee|fastmath)-[0-9a-f]{16}"
+    r"^[a-z][a-z0-9_]*-float(?:32|64)-(?:serial|parallel)-(?:ieee|fastmath)-[0-9a-f]{16}"
     r"\.py\d+[a-z]*\.njc(?P<tmp>\.tmp\.[0-9a-f]{16})?$"
 )
 _VERSION_FOLDER = re.compile(r"^neurojit-[A-Za-z0-9.+_-]+-numba-[A-Za-z0-9.+_-]+$")

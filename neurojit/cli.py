@@ -8,8 +8,6 @@ from typing import Sequence
 
 import numpy as np
 
-_KERNELS = ("spike_processing", "reservoir_update", "convolution", "matrix_multiply", "lif_network_run", "reservoir_run")
-
 
 def _info(args: argparse.Namespace) -> int:
     from . import JITCompiler, __version__
@@ -82,7 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(run=_demo)
     bench = commands.add_parser("bench", help="every kernel on every backend and AOT variant vs the best NumPy code")
     bench.add_argument("--quick", action="store_true", help="one small size per kernel (seconds)")
-    bench.add_argument("--kernel", action="append", choices=list(_KERNELS), help="only this kernel (repeatable)")
+    from .operations import KERNELS
+
+    public = [name for name, spec in KERNELS.items() if spec.public]
+    bench.add_argument("--kernel", action="append", choices=public, help="only this kernel (repeatable)")
     bench.add_argument("--repeats", type=int, default=5, help="interleaved runs per case; medians are reported")
     bench.add_argument("--batch", type=int, default=8, help="batch rows of the sequence kernels (default 8)")
     bench.add_argument("--steps", type=int, default=1000, help="time steps of the sequence kernels (default 1000)")

@@ -1,7 +1,8 @@
 """JITCompiler: validated kernels on the best available backend, plus the global compiler.
 
-Data flows one way: a public call validates its arguments (:mod:`neurojit.operations`),
-then runs a loop from the backend chosen by :mod:`neurojit.backends.select`.
+Data flows one way: a public call is checked and converted by its kernel's declaration
+(:mod:`neurojit.operations`, :mod:`neurojit.declare`), then runs loops resolved once per
+compiler and dtype by :class:`neurojit.backends.select.Resolver`.
 """
 
 from __future__ import annotations
@@ -14,56 +15,24 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import operations
-from .backends import python, select
-from .backends.select import JITCompileError
-from .backends.threads import ThreadedBackend
+from .backends import select
 from .config import JITConfig
-
+from .kernel import Kernel
+from .operations import KERNELS
 
 LAYOUTS = ("row_major", "column_major", "blocked")
 CACHE_LINE_BYTES = 64
 
 
-class Kernel:
-    """A public kernel bound to a compiler's backend. Call it like the documented function.
+def _compile_method(kernel: str) -> Callable:
+    """A ``JITCompiler.compile_*_kernel`` method returning the kernel ``kernel``."""
+    spec = KERNELS[kernel]
 
-    Attributes
-    ----------
-    name : str
-        Kernel name, e.g. ``"spike_processing"``.
-    backend : str
-        ``"aot"``, ``"jit"`` or ``"python"``: the backend its calls run on.
-    """
+    def compile_kernel(self: "JITCompiler") -> Kernel:
+        return self.kernel(kernel)
 
-    def __init__(self, compiler: "JITCompiler", name: str):
-        self._compiler = compiler
-        self._function, self.loops = operations.KERNELS[name]
-        self.name = self.__name__ = self.__qualname__ = name
-        self.__doc__ = self._function.__doc__
-
-    @functools.cached_property
-    def __signature__(self):
-        """The documented function's signature without its first (backend) parameter."""
-        import inspect  # only for introspection; keeps it off the import path
-
-        signature = inspect.signature(self._function)
-        return signature.replace(parameters=list(signature.parameters.values())[1:])
-
-    @property
-    def backend(self) -> str:
-        return self._compiler._backend_of(self.name)[0].name
-
-    def __call__(self, *args: Any, **kwargs: Any) -> np.ndarray:
-        backend, _ = self._compiler._backend_of(self.name)
-        try:
-            return self._function(backend, *args, **kwargs)
-        except JITCompileError as exc:
-            self._compiler._fall_back(self.name, exc)
-            return self._function(python, *args, **kwargs)
-
-    def __repr__(self) -> str:
-        return f"<neurojit kernel {self.name} on {self.backend}>"
+    compile_kernel.__doc__ = f"The ``{kernel}`` kernel: ``kernel{spec.signature()}``."
+    return compile_kernel
 
 
 class JITCompiler:
@@ -86,11 +55,8 @@ class JITCompiler:
         self.config = config if config is not None else JITConfig()
         if self.config.verbose:
             _enable_verbose_logging()
-        choice = select.choose(self.config.backend, self.config.enable_jit)
+        self._resolver = select.Resolver(self.config, self.cache_directory)
         self._lock = threading.Lock()
-        self._jit: jit.JITBackend | None = None
-        self._backend = self._make_backend(choice.name)
-        self._choices = {name: (self._backend, choice.reason) for name in operations.KERNELS}
         self._kernels: dict[str, Kernel] = {}
 
     # -- backends -------------------------------------------------------------------
@@ -104,66 +70,30 @@ class JITCompiler:
 
         return os.path.abspath(self.config.cache_directory or cache.default_cache_directory())
 
-    def _make_backend(self, name: str):
-        if name == "aot":
-            aot_backend = select.aot_status().backend
-            # pycc cannot build parallel loops; threads over the batch give the same result.
-            return ThreadedBackend(aot_backend) if self.config.enable_parallel_loops else aot_backend
-        if name == "jit":
-            from .backends import jit  # imports numba: only when the JIT backend is chosen
+    @property
+    def _jit(self):
+        return self._resolver.jit
 
-            self._jit = jit.JITBackend(
-                fastmath=self.config.enable_fastmath,
-                parallel=self.config.enable_parallel_loops,
-                cache_directory=self.cache_directory,
-                max_cache_size=self.config.max_cache_size,
-                verbose=self.config.verbose,
-            )
-            return self._jit
-        return python
-
-    def _backend_of(self, kernel: str):
-        return self._choices[kernel]
-
-    def _fall_back(self, kernel: str, error: Exception) -> None:
-        if self.config.backend == "jit":
-            raise select.BackendUnavailableError(f"backend 'jit' was requested but {error}") from error
-        choice = select.fall_back_from_jit(kernel, error)
-        with self._lock:
-            self._choices[kernel] = (python, choice.reason)
-
-    def _kernel(self, name: str) -> Kernel:
+    def kernel(self, name: str) -> Kernel:
+        """The kernel declared as ``name`` in :data:`neurojit.operations.KERNELS` (made once per compiler)."""
         kernel = self._kernels.get(name)
         if kernel is None:
+            if name not in KERNELS:
+                raise ValueError(f"unknown kernel {name!r}; expected one of {', '.join(KERNELS)}")
             with self._lock:
-                kernel = self._kernels.setdefault(name, Kernel(self, name))
+                kernel = self._kernels.setdefault(name, Kernel(self._resolver, KERNELS[name]))
         return kernel
 
-    # -- the kernels ------------------------------------------------------------------
+    _kernel = kernel  # the name the seed-era modules used
 
-    def compile_spike_processing_kernel(self) -> Callable:
-        """LIF spike processing: ``kernel(spike_trains, weights, thresholds, dt, tau=0.02, v_reset=0.0)``."""
-        return self._kernel("spike_processing")
+    # -- the kernels (one line each: everything else comes from the declarations) -----
 
-    def compile_reservoir_update_kernel(self) -> Callable:
-        """Echo-state step: ``kernel(states, input_weights, reservoir_weights, input_spikes, leak_rate=1.0, bias=None)``."""
-        return self._kernel("reservoir_update")
-
-    def compile_convolution_kernel(self) -> Callable:
-        """Causal spike-train filter: ``kernel(spike_trains, kernel)``."""
-        return self._kernel("convolution")
-
-    def compile_matrix_multiply_kernel(self) -> Callable:
-        """Matrix product, event-driven for a sparse 0/1 left operand: ``kernel(a, b)``."""
-        return self._kernel("matrix_multiply")
-
-    def compile_lif_network_kernel(self) -> Callable:
-        """Recurrent LIF network run: ``kernel(input_spikes, input_weights, recurrent_weights, thresholds, dt, tau=0.02, v_reset=0.0)``."""
-        return self._kernel("lif_network_run")
-
-    def compile_reservoir_run_kernel(self) -> Callable:
-        """Echo-state sequence run: ``kernel(inputs, input_weights, reservoir_weights, initial_states, leak_rate=1.0, bias=None)``."""
-        return self._kernel("reservoir_run")
+    compile_spike_processing_kernel = _compile_method("spike_processing")
+    compile_reservoir_update_kernel = _compile_method("reservoir_update")
+    compile_convolution_kernel = _compile_method("convolution")
+    compile_matrix_multiply_kernel = _compile_method("matrix_multiply")
+    compile_lif_network_kernel = _compile_method("lif_network_run")
+    compile_reservoir_run_kernel = _compile_method("reservoir_run")
 
     # -- utilities --------------------------------------------------------------------
 
@@ -214,7 +144,11 @@ class JITCompiler:
 
         aot_state = select.aot_status()
         aot_backend = aot_state.backend
-        kernels = {name: {"backend": b.name, "reason": why} for name, (b, why) in self._choices.items()}
+        kernels = {}
+        for name, spec in KERNELS.items():
+            if spec.public:
+                backend, why = self._resolver.backend_of(spec.loops)
+                kernels[name] = {"backend": backend, "reason": why}
         uses_aot = any(info["backend"] == "aot" for info in kernels.values())
         not_honoured = []
         if uses_aot and self.config.enable_fastmath:
@@ -279,18 +213,18 @@ class JITCompiler:
             ``{"seconds", "processes", "compiled_in_workers", "loops"}``; ``loops`` lists the
             ``loop[dtype]`` made ready.
         """
-        names = list(operations.KERNELS) if kernels is None else list(kernels)
+        names = [n for n, spec in KERNELS.items() if spec.public] if kernels is None else list(kernels)
         for name in names:
-            if name not in operations.KERNELS:
-                raise ValueError(f"unknown kernel {name!r}; expected one of {', '.join(operations.KERNELS)}")
+            if name not in KERNELS:
+                raise ValueError(f"unknown kernel {name!r}; expected one of {', '.join(KERNELS)}")
         dtypes = list(dtypes)
         for dtype in dtypes:
             if dtype not in ("float32", "float64"):
                 raise ValueError(f"dtypes must be 'float32' or 'float64', got {dtype!r}")
         variants = [
             (loop, dtype)
-            for name in names if self._backend_of(name)[0] is self._jit and self._jit is not None
-            for loop in operations.KERNELS[name][1]
+            for name in names if self._jit is not None and self._resolver.backend_of(KERNELS[name].loops)[0] == "jit"
+            for loop in KERNELS[name].loops
             for dtype in dtypes
         ]
         if not variants:
@@ -305,6 +239,7 @@ class JITCompiler:
             self._kernels.clear()
             if self._jit is not None:
                 self._jit.clear()
+            self._resolver.forget()
         removed = _cache().clear_disk_cache(self.cache_directory)
         import logging
 
@@ -380,37 +315,29 @@ def get_global_compiler() -> JITCompiler:
         return _global_compiler
 
 
-def jit_spike_processing(spike_trains, weights, thresholds, dt, tau=0.02, v_reset=0.0) -> np.ndarray:
-    """:func:`neurojit.operations.spike_processing` on the global compiler."""
-    return get_global_compiler()._kernel("spike_processing")(spike_trains, weights, thresholds, dt, tau, v_reset)
+class GlobalKernel:
+    """A kernel of the global compiler, looked up at each call (so :func:`set_global_compiler`
+    takes effect at once): the module-level ``jit_*`` functions."""
+
+    def __init__(self, kernel: str):
+        self.kernel = kernel
+        self.__name__ = self.__qualname__ = f"jit_{kernel}"
+        self.__doc__ = f":func:`neurojit.operations.{kernel}` on the global compiler.\n\n{KERNELS[kernel].doc}"
+
+    @functools.cached_property
+    def __signature__(self):
+        return KERNELS[self.kernel].signature()
+
+    def __call__(self, *args: Any, **kwargs: Any) -> np.ndarray:
+        return get_global_compiler().kernel(self.kernel)(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<neurojit global kernel {self.kernel}>"
 
 
-def jit_reservoir_update(states, input_weights, reservoir_weights, input_spikes, leak_rate=1.0, bias=None) -> np.ndarray:
-    """:func:`neurojit.operations.reservoir_update` on the global compiler."""
-    return get_global_compiler()._kernel("reservoir_update")(
-        states, input_weights, reservoir_weights, input_spikes, leak_rate, bias
-    )
-
-
-def jit_convolution(spike_trains, kernel) -> np.ndarray:
-    """:func:`neurojit.operations.convolution` on the global compiler."""
-    return get_global_compiler()._kernel("convolution")(spike_trains, kernel)
-
-
-def jit_matrix_multiply(a, b) -> np.ndarray:
-    """:func:`neurojit.operations.matrix_multiply` on the global compiler."""
-    return get_global_compiler()._kernel("matrix_multiply")(a, b)
-
-
-def jit_lif_network_run(input_spikes, input_weights, recurrent_weights, thresholds, dt, tau=0.02, v_reset=0.0) -> np.ndarray:
-    """:func:`neurojit.operations.lif_network_run` on the global compiler."""
-    return get_global_compiler()._kernel("lif_network_run")(
-        input_spikes, input_weights, recurrent_weights, thresholds, dt, tau, v_reset
-    )
-
-
-def jit_reservoir_run(inputs, input_weights, reservoir_weights, initial_states, leak_rate=1.0, bias=None) -> np.ndarray:
-    """:func:`neurojit.operations.reservoir_run` on the global compiler."""
-    return get_global_compiler()._kernel("reservoir_run")(
-        inputs, input_weights, reservoir_weights, initial_states, leak_rate, bias
-    )
+jit_spike_processing = GlobalKernel("spike_processing")
+jit_reservoir_update = GlobalKernel("reservoir_update")
+jit_convolution = GlobalKernel("convolution")
+jit_matrix_multiply = GlobalKernel("matrix_multiply")
+jit_lif_network_run = GlobalKernel("lif_network_run")
+jit_reservoir_run = GlobalKernel("reservoir_run")

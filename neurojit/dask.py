@@ -34,6 +34,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 
 from .compiler import JITCompiler
 from .config import JITConfig
+from .operations import KERNELS
 
 __all__ = [
     "spike_processing",
@@ -68,7 +69,7 @@ def default_config() -> JITConfig:
 
 
 def _run_chunk(kernel: str, config: JITConfig | None, n_batched: int, *arrays_and_scalars: Any) -> np.ndarray:
-    return _compiler(config)._kernel(kernel)(*arrays_and_scalars)
+    return _compiler(config).kernel(kernel)(*arrays_and_scalars)
 
 
 def _batched(name: str, value: Any, ndim: int) -> "da.Array":
@@ -104,7 +105,7 @@ def _map_batches(kernel: str, config: JITConfig | None, batched: list, arguments
     # Validation on an empty batch: the same checks and messages as a local call, and the
     # exact output shape and dtype (the meta) without computing anything.
     probe = [_empty_batch(a) if any(a is b for b in batched) else a for a in arguments]
-    meta = compiler._kernel(kernel)(*probe)
+    meta = compiler.kernel(kernel)(*probe)
     letters = iter(string.ascii_letters.replace("b", ""))
     out_index = "b" + "".join(next(letters) for _ in meta.shape[1:])
     pairs: list[Any] = []
@@ -125,61 +126,54 @@ def _map_batches(kernel: str, config: JITConfig | None, batched: list, arguments
     )
 
 
-def spike_processing(spike_trains, weights, thresholds, dt, tau=0.02, v_reset=0.0, *, config: JITConfig | None = None):
-    """:func:`neurojit.operations.spike_processing` over ``spike_trains[B, T, N]`` chunked along B.
+class DaskKernel:
+    """A kernel over Dask arrays chunked along its split axis (``B``; rows ``M`` for
+    ``matrix_multiply``), derived from the kernel's declaration: the arguments with that
+    axis first are split, every other array is one shared graph key.
 
-    Returns a dask array of output spikes, shape (B, T, N), chunked like the input batch.
+    Call it with the kernel's arguments and an optional keyword-only ``config``
+    (:class:`~neurojit.JITConfig` of the workers' compilers; :func:`default_config`).
+    Returns a dask array chunked like the split input.
     """
-    x = _batched("spike_trains", spike_trains, 3)
-    return _map_batches("spike_processing", config, [x], [x, weights, thresholds, dt, tau, v_reset])
+
+    def __init__(self, kernel: str):
+        self.spec = KERNELS[kernel]
+        self.__name__ = self.__qualname__ = kernel
+        self.__doc__ = f":func:`neurojit.operations.{kernel}` chunked along {self.spec.split}.\n\n{self.spec.doc}"
+
+    @property
+    def __signature__(self):
+        import inspect
+
+        signature = self.spec.signature()
+        config = inspect.Parameter("config", inspect.Parameter.KEYWORD_ONLY, default=None)
+        return signature.replace(parameters=[*signature.parameters.values(), config])
+
+    def __call__(self, *args: Any, config: JITConfig | None = None, **kwargs: Any) -> "da.Array":
+        spec = self.spec
+        arguments = list(self.__signature__.bind(*args, **kwargs, config=config).arguments.items())
+        values = {name: value for name, value in arguments if name != "config"}
+        for p in spec.parameters:
+            values.setdefault(p.name, p.default)
+        batched, rows = [], None
+        for p in spec.parameters:
+            if p.is_array and p.dims and p.dims[0] == spec.split:
+                array = _batched(p.name, values[p.name], len(p.dims))
+                if rows is not None and array.shape[0] != rows[1]:
+                    raise ValueError(f"{p.name} must be ({', '.join(p.dims)}) with {spec.split} = {rows[1]} "
+                                     f"(from {rows[0]}), got {array.shape}")
+                rows = rows or (p.name, array.shape[0])
+                values[p.name] = array
+                batched.append(array)
+        return _map_batches(spec.name, config, batched, [values[p.name] for p in spec.parameters])
 
 
-def lif_network_run(
-    input_spikes, input_weights, recurrent_weights, thresholds, dt, tau=0.02, v_reset=0.0, *, config: JITConfig | None = None
-):
-    """:func:`neurojit.operations.lif_network_run` over ``input_spikes[B, T, I]`` chunked along B."""
-    x = _batched("input_spikes", input_spikes, 3)
-    return _map_batches(
-        "lif_network_run", config, [x], [x, input_weights, recurrent_weights, thresholds, dt, tau, v_reset]
-    )
-
-
-def reservoir_update(
-    states, input_weights, reservoir_weights, input_spikes, leak_rate=1.0, bias=None, *, config: JITConfig | None = None
-):
-    """:func:`neurojit.operations.reservoir_update` over ``states[B, N]`` and ``input_spikes[B, I]`` chunked along B."""
-    s = _batched("states", states, 2)
-    u = _batched("input_spikes", input_spikes, 2)
-    if s.shape[0] != u.shape[0]:
-        raise ValueError(f"input_spikes must be (B, I) with B = {s.shape[0]}, got {u.shape}")
-    return _map_batches(
-        "reservoir_update", config, [s, u], [s, input_weights, reservoir_weights, u, leak_rate, bias]
-    )
-
-
-def reservoir_run(
-    inputs, input_weights, reservoir_weights, initial_states, leak_rate=1.0, bias=None, *, config: JITConfig | None = None
-):
-    """:func:`neurojit.operations.reservoir_run` over ``inputs[B, T, I]`` and ``initial_states[B, N]`` chunked along B."""
-    x = _batched("inputs", inputs, 3)
-    s = _batched("initial_states", initial_states, 2)
-    if s.shape[0] != x.shape[0]:
-        raise ValueError(f"initial_states must be (B, N) with B = {x.shape[0]}, got {s.shape}")
-    return _map_batches(
-        "reservoir_run", config, [x, s], [x, input_weights, reservoir_weights, s, leak_rate, bias]
-    )
-
-
-def convolution(spike_trains, kernel, *, config: JITConfig | None = None):
-    """:func:`neurojit.operations.convolution` over ``spike_trains[B, T, N]`` chunked along B."""
-    x = _batched("spike_trains", spike_trains, 3)
-    return _map_batches("convolution", config, [x], [x, kernel])
-
-
-def matrix_multiply(a, b, *, config: JITConfig | None = None):
-    """:func:`neurojit.operations.matrix_multiply` with ``a[M, K]`` chunked along its rows."""
-    rows = _batched("a", a, 2)
-    return _map_batches("matrix_multiply", config, [rows], [rows, b])
+spike_processing = DaskKernel("spike_processing")
+lif_network_run = DaskKernel("lif_network_run")
+reservoir_update = DaskKernel("reservoir_update")
+reservoir_run = DaskKernel("reservoir_run")
+convolution = DaskKernel("convolution")
+matrix_multiply = DaskKernel("matrix_multiply")
 
 
 def map_trials(

@@ -1,8 +1,9 @@
-"""The six public kernels: validate the arguments, then run the loop on a backend.
+"""The public kernels, each declared once (:data:`KERNELS`), and their bodies.
 
-Each function takes the backend first (anything with ``loop(name, dtype)``, see
-:mod:`neurojit.backends`); :class:`neurojit.JITCompiler` binds it. The exact equations
-are in each docstring and in the README.
+A body receives its arguments already validated and converted (by the declaration, see
+:mod:`neurojit.declare`) and the resolved loops (``loops.<loop name>``), and runs them.
+:class:`neurojit.JITCompiler` derives everything else from the declarations. The exact
+equations are in each docstring and in the README.
 
 Shapes: ``B`` batch, ``T`` time steps, ``N`` neurons, ``I`` inputs, ``K`` kernel taps.
 Spike arrays may be bool, int or float; any non-zero entry counts as one spike.
@@ -17,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .validate import Shapes, finite_scalar, float_dtype, fraction
+from .declare import KernelSpec, Param
 
 #: A 0/1 left operand at most this dense goes to the event-driven loop, denser to BLAS.
 SPARSE_MATMUL_DENSITY = 0.1
@@ -27,13 +28,20 @@ SPARSE_RESERVOIR_DENSITY = 0.25
 SPARSE_RESERVOIR_MIN_STEPS = 32
 
 
-def _lif_scalars(shapes: Shapes, dt: Any, tau: Any, v_reset: Any):
-    dt = finite_scalar("dt", dt, positive=True)
-    tau = finite_scalar("tau", tau, positive=True)
-    return shapes.scalar(math.exp(-dt / tau)), shapes.scalar(finite_scalar("v_reset", v_reset))
+def _decay(dtype: np.dtype, dt: float, tau: float):
+    """``exp(-dt / tau)`` computed in double precision, then in the call's dtype."""
+    return dtype.type(math.exp(-dt / tau))
 
 
-def spike_processing(backend, spike_trains, weights, thresholds, dt, tau=0.02, v_reset=0.0) -> np.ndarray:
+def _lif(loops, spikes, input_weights, recurrent_weights, recurrent, thresholds, dt, tau, v_reset, v, fired):
+    out = np.empty(spikes.shape[:2] + thresholds.shape, thresholds.dtype)
+    if out.size:
+        loops.lif_run(spikes, input_weights, recurrent_weights, recurrent, thresholds,
+                      _decay(thresholds.dtype, dt, tau), v_reset, v, fired, out)
+    return out
+
+
+def spike_processing(loops, spike_trains, weights, thresholds, dt, tau, v_reset) -> np.ndarray:
     """Leaky integrate-and-fire population with delta synapses, one per batch row.
 
     Parameters
@@ -69,22 +77,13 @@ def spike_processing(backend, spike_trains, weights, thresholds, dt, tau=0.02, v
     ``v > thr`` and reset ``v = v_reset``, when the input ``SpikeGeneratorGroup`` runs
     ``when='start'`` and the synapses ``when='before_thresholds'``: spike for spike in
     float64. The synaptic sum is accumulated in ascending ``j`` in the array dtype.
+    A silent input contributes nothing, whatever its weight (also a non-finite one).
     """
-    dtype = float_dtype(spike_trains=spike_trains, weights=weights, thresholds=thresholds)
-    shapes = Shapes(dtype)
-    spikes = shapes.array("spike_trains", spike_trains, ("B", "T", "N"))
-    weights = shapes.array("weights", weights, ("N", "N"))
-    thresholds = shapes.vector_or_scalar("thresholds", thresholds, "N")
-    decay, v_reset = _lif_scalars(shapes, dt, tau, v_reset)
-    out = np.empty(spikes.shape, dtype)
-    if out.size:
-        backend.loop("lif_run", shapes.dtype_name)(spikes, weights, weights, False, thresholds, decay, v_reset, out)
-    return out
+    state = np.zeros((spike_trains.shape[0], thresholds.shape[0]), thresholds.dtype)
+    return _lif(loops, spike_trains, weights, weights, False, thresholds, dt, tau, v_reset, state, state.copy())
 
 
-def lif_network_run(
-    backend, input_spikes, input_weights, recurrent_weights, thresholds, dt, tau=0.02, v_reset=0.0
-) -> np.ndarray:
+def lif_network_run(loops, input_spikes, input_weights, recurrent_weights, thresholds, dt, tau, v_reset) -> np.ndarray:
     """Recurrent LIF population (the liquid of a Liquid State Machine) over a whole sequence.
 
     Parameters
@@ -109,28 +108,26 @@ def lif_network_run(
     recurrent term at ``t = 0``), accumulated over spiking inputs first, then over the
     neurons that spiked at ``t - 1``, each in ascending index order.
     """
-    dtype = float_dtype(
-        input_spikes=input_spikes, input_weights=input_weights,
-        recurrent_weights=recurrent_weights, thresholds=thresholds,
-    )
-    shapes = Shapes(dtype)
-    spikes = shapes.array("input_spikes", input_spikes, ("B", "T", "I"))
-    w_in = shapes.array("input_weights", input_weights, ("I", "N"))
-    w_rec = shapes.array("recurrent_weights", recurrent_weights, ("N", "N"))
-    thresholds = shapes.vector_or_scalar("thresholds", thresholds, "N")
-    decay, v_reset = _lif_scalars(shapes, dt, tau, v_reset)
-    batch, steps, _ = spikes.shape
-    out = np.empty((batch, steps, w_rec.shape[0]), dtype)
-    if out.size:
-        backend.loop("lif_run", shapes.dtype_name)(spikes, w_in, w_rec, True, thresholds, decay, v_reset, out)
-    return out
+    state = np.zeros((input_spikes.shape[0], thresholds.shape[0]), thresholds.dtype)
+    return _lif(loops, input_spikes, input_weights, recurrent_weights, True, thresholds, dt, tau, v_reset,
+                state, state.copy())
 
 
-def _reservoir_arguments(shapes: Shapes, input_weights, reservoir_weights, leak_rate, bias):
-    w_in = shapes.array("input_weights", input_weights, ("I", "N"))
-    w_res = shapes.array("reservoir_weights", reservoir_weights, ("N", "N"))
-    bias = shapes.vector_or_scalar("bias", 0.0 if bias is None else bias, "N")
-    return w_in, w_res, bias, shapes.scalar(fraction("leak_rate", leak_rate))
+def lif_network_continue(
+    loops, input_spikes, input_weights, recurrent_weights, thresholds, v, spikes, dt, tau, v_reset
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`lif_network_run` continued from a state: the membrane ``v[B, N]`` and the
+    previous step's spikes ``spikes[B, N]`` (which feed back at the first step).
+
+    Returns
+    -------
+    (out_spikes[B, T, N], v[B, N], spikes[B, N])
+        The spikes and the state after the last step (new arrays; the arguments are not
+        modified). A sequence run in chunks gives the same spikes as one run, bit for bit.
+    """
+    v, spikes = v.copy(), spikes.copy()
+    out = _lif(loops, input_spikes, input_weights, recurrent_weights, True, thresholds, dt, tau, v_reset, v, spikes)
+    return out, v, spikes
 
 
 def _compressed_rows(w_res: np.ndarray, steps: int, *others: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -155,15 +152,20 @@ def _compressed_rows(w_res: np.ndarray, steps: int, *others: np.ndarray) -> tupl
     return np.empty(0, np.int64), np.empty(0, np.uint32), np.empty(0, w_res.dtype)
 
 
-def _run_reservoir(backend, shapes: Shapes, inputs, w_in, w_res, bias, leak_rate, states, out) -> None:
-    """The reservoir loop over validated ``inputs[B, T, I]``, with ``w_res`` compressed where it pays."""
-    compressed = _compressed_rows(w_res, out.shape[0] * out.shape[1], inputs, w_in, bias, states)
-    backend.loop("reservoir_run", shapes.dtype_name)(inputs, w_in, w_res, *compressed, bias, leak_rate, states, out)
+_DENSE_ROWS = {dtype: (np.empty(0, np.int64), np.empty(0, np.uint32), np.empty(0, dtype)) for dtype in (np.float32, np.float64)}
 
 
-def reservoir_run(
-    backend, inputs, input_weights, reservoir_weights, initial_states, leak_rate=1.0, bias=None
-) -> np.ndarray:
+def _run_reservoir(loops, inputs, w_in, w_res, bias, leak_rate, states, out) -> None:
+    """The reservoir loop over validated ``inputs[B, T, I]``, with ``w_res`` compressed where it pays
+    (compiled loops only: NumPy's product is BLAS on the dense matrix)."""
+    if "reservoir_run" in loops.native:
+        compressed = _compressed_rows(w_res, out.shape[0] * out.shape[1], inputs, w_in, bias, states)
+    else:
+        compressed = _DENSE_ROWS[out.dtype.type]
+    loops.reservoir_run(inputs, w_in, w_res, *compressed, bias, leak_rate, states, out)
+
+
+def reservoir_run(loops, inputs, input_weights, reservoir_weights, initial_states, leak_rate, bias) -> np.ndarray:
     """Echo-state reservoir over a whole sequence.
 
     Parameters
@@ -192,23 +194,13 @@ def reservoir_run(
     ESN) is run in compressed form on the compiled backends: same numbers, work in
     proportion to the connections.
     """
-    dtype = float_dtype(
-        inputs=inputs, input_weights=input_weights, reservoir_weights=reservoir_weights,
-        initial_states=initial_states, bias=bias,
-    )
-    shapes = Shapes(dtype)
-    inputs = shapes.array("inputs", inputs, ("B", "T", "I"))
-    w_in, w_res, bias, leak_rate = _reservoir_arguments(shapes, input_weights, reservoir_weights, leak_rate, bias)
-    states = shapes.array("initial_states", initial_states, ("B", "N"))
-    out = np.empty(inputs.shape[:2] + (bias.shape[0],), dtype)
+    out = np.empty(inputs.shape[:2] + bias.shape, bias.dtype)
     if out.size:
-        _run_reservoir(backend, shapes, inputs, w_in, w_res, bias, leak_rate, states, out)
+        _run_reservoir(loops, inputs, input_weights, reservoir_weights, bias, leak_rate, initial_states, out)
     return out
 
 
-def reservoir_update(
-    backend, states, input_weights, reservoir_weights, input_spikes, leak_rate=1.0, bias=None
-) -> np.ndarray:
+def reservoir_update(loops, states, input_weights, reservoir_weights, input_spikes, leak_rate, bias) -> np.ndarray:
     """One echo-state step for a batch of reservoirs.
 
     Parameters
@@ -226,21 +218,15 @@ def reservoir_update(
     numpy.ndarray, shape (B, N)
         ``(1 - a) * states + a * tanh(states @ reservoir_weights + input_spikes @ input_weights + bias)``.
     """
-    dtype = float_dtype(
-        states=states, input_weights=input_weights, reservoir_weights=reservoir_weights,
-        input_spikes=input_spikes, bias=bias,
-    )
-    shapes = Shapes(dtype)
-    states = shapes.array("states", states, ("B", "N"))
-    w_in, w_res, bias, leak_rate = _reservoir_arguments(shapes, input_weights, reservoir_weights, leak_rate, bias)
-    inputs = shapes.array("input_spikes", input_spikes, ("B", "I"))
-    out = np.empty((states.shape[0], 1, states.shape[1]), dtype)
+    out = np.empty(states.shape, states.dtype)
     if out.size:
-        _run_reservoir(backend, shapes, inputs.reshape(inputs.shape[0], 1, -1), w_in, w_res, bias, leak_rate, states, out)
-    return out[:, 0, :]
+        batch, n_inputs = input_spikes.shape
+        _run_reservoir(loops, input_spikes.reshape(batch, 1, n_inputs), input_weights, reservoir_weights, bias,
+                       leak_rate, states, out.reshape(batch, 1, -1))
+    return out
 
 
-def convolution(backend, spike_trains, kernel) -> np.ndarray:
+def convolution(loops, spike_trains, kernel) -> np.ndarray:
     """Causal filtering of spike trains (synaptic traces).
 
     Parameters
@@ -255,19 +241,15 @@ def convolution(backend, spike_trains, kernel) -> np.ndarray:
     numpy.ndarray, shape (B, T, N)
         ``out[b, t, n] = sum_{k=0..min(K-1, t)} kernel[k] * spike[b, t-k, n]``.
     """
-    dtype = float_dtype(spike_trains=spike_trains, kernel=kernel)
-    shapes = Shapes(dtype)
-    spikes = shapes.array("spike_trains", spike_trains, ("B", "T", "N"))
-    taps = shapes.array("kernel", kernel, ("K",))
-    if not np.isfinite(taps).all():
+    if not np.isfinite(kernel).all():
         raise ValueError("kernel must hold finite numbers (a non-finite tap times a silent step is undefined)")
-    out = np.empty(spikes.shape, dtype)
+    out = np.empty(spike_trains.shape, spike_trains.dtype)
     if out.size:
-        backend.loop("causal_convolution", shapes.dtype_name)(spikes, taps, out)
+        loops.causal_convolution(spike_trains, kernel, out)
     return out
 
 
-def matrix_multiply(backend, a, b) -> np.ndarray:
+def matrix_multiply(loops, a, b) -> np.ndarray:
     """``a @ b`` for 2-D arrays, event-driven when ``a`` is a sparse 0/1 spike matrix.
 
     Parameters
@@ -285,29 +267,75 @@ def matrix_multiply(backend, a, b) -> np.ndarray:
     1, the rows of ``b`` selected by each row of ``a`` are summed (no multiplications,
     cost proportional to the spikes). Otherwise the product goes to BLAS through
     ``numpy.matmul``; the scan that decides stops at the first entry that is not 0 or 1.
+    With NumPy loops only there is no event-driven product, so there is no scan either.
     """
-    dtype = float_dtype(a=a, b=b)
-    shapes = Shapes(dtype)
-    a = shapes.array("a", a, ("M", "K"))
-    b = shapes.array("b", b, ("K", "N"))
-    out = np.empty((a.shape[0], b.shape[1]), dtype)
-    if out.size:
-        # a first entry other than 0 or 1 settles it without the scan (dense input's usual case)
-        dense = a.size and a.item(0) not in (0, 1)
-        nonzeros = -1 if dense else backend.loop("binary_nonzeros", shapes.dtype_name)(a)
-        if 0 <= nonzeros <= SPARSE_MATMUL_DENSITY * a.size:
-            backend.loop("binary_matmul", shapes.dtype_name)(a, b, out)
-        else:
-            np.matmul(a, b, out=out)
-    return out
+    # a first entry other than 0 or 1 settles it without the scan (dense input's usual case)
+    if "binary_matmul" in loops.native and a.size and a.item(0) in (0, 1) and b.shape[1]:
+        nonzeros = loops.binary_nonzeros(a)
+        # the row sums skip the rows of b that a does not select: exact only when b is finite
+        # (in a @ b, 0 * inf and 0 * NaN are NaN)
+        if 0 <= nonzeros <= SPARSE_MATMUL_DENSITY * a.size and np.isfinite(b).all():
+            out = np.empty((a.shape[0], b.shape[1]), b.dtype)
+            loops.binary_matmul(a, b, out)
+            return out
+    return np.matmul(a, b)
 
 
-#: public kernel name -> (function, loops it runs)
-KERNELS = {
-    "spike_processing": (spike_processing, ("lif_run",)),
-    "reservoir_update": (reservoir_update, ("reservoir_run",)),
-    "convolution": (convolution, ("causal_convolution",)),
-    "matrix_multiply": (matrix_multiply, ("binary_nonzeros", "binary_matmul")),
-    "lif_network_run": (lif_network_run, ("lif_run",)),
-    "reservoir_run": (reservoir_run, ("reservoir_run",)),
-}
+# -- the declarations ------------------------------------------------------------------
+
+_LIF = (
+    Param("thresholds", "vector", ("N",), role="threshold"),
+    Param("dt", "positive", role="time", native=False),
+    Param("tau", "positive", default=0.02, native=False),
+    Param("v_reset", "scalar", default=0.0),
+)
+_RESERVOIR = (
+    Param("leak_rate", "fraction", default=1.0),
+    Param("bias", "vector", ("N",), default=None),
+)
+
+#: public kernel name -> its declaration
+KERNELS: dict[str, KernelSpec] = {spec.name: spec for spec in (
+    KernelSpec("spike_processing", spike_processing, (
+        Param("spike_trains", "array", ("B", "T", "N"), role="events"),
+        Param("weights", "array", ("N", "N"), role="weights"),
+        *_LIF,
+    ), loops=("lif_run",)),
+    KernelSpec("reservoir_update", reservoir_update, (
+        Param("states", "array", ("B", "N"), role="state"),
+        Param("input_weights", "array", ("I", "N"), role="weights"),
+        Param("reservoir_weights", "array", ("N", "N"), role="weights"),
+        Param("input_spikes", "array", ("B", "I"), role="events"),
+        *_RESERVOIR,
+    ), loops=("reservoir_run",)),
+    KernelSpec("convolution", convolution, (
+        Param("spike_trains", "array", ("B", "T", "N"), role="events"),
+        Param("kernel", "array", ("K",), role="taps"),
+    ), loops=("causal_convolution",)),
+    KernelSpec("matrix_multiply", matrix_multiply, (
+        Param("a", "array", ("M", "K"), role="operand"),
+        Param("b", "array", ("K", "N"), role="weights"),
+    ), loops=("binary_nonzeros", "binary_matmul"), split="M"),
+    KernelSpec("lif_network_run", lif_network_run, (
+        Param("input_spikes", "array", ("B", "T", "I"), role="events"),
+        Param("input_weights", "array", ("I", "N"), role="weights"),
+        Param("recurrent_weights", "array", ("N", "N"), role="weights"),
+        *_LIF,
+    ), loops=("lif_run",)),
+    KernelSpec("reservoir_run", reservoir_run, (
+        Param("inputs", "array", ("B", "T", "I"), role="events"),
+        Param("input_weights", "array", ("I", "N"), role="weights"),
+        Param("reservoir_weights", "array", ("N", "N"), role="weights"),
+        Param("initial_states", "array", ("B", "N"), role="state"),
+        *_RESERVOIR,
+    ), loops=("reservoir_run",)),
+    KernelSpec("lif_network_continue", lif_network_continue, (
+        Param("input_spikes", "array", ("B", "T", "I"), role="events"),
+        Param("input_weights", "array", ("I", "N"), role="weights"),
+        Param("recurrent_weights", "array", ("N", "N"), role="weights"),
+        Param("thresholds", "vector", ("N",), role="threshold"),
+        Param("v", "array", ("B", "N"), role="state"),
+        Param("spikes", "array", ("B", "N"), role="events"),
+        *_LIF[1:],
+    ), loops=("lif_run",), public=False),
+)}

@@ -24,6 +24,7 @@ import numpy as np
 
 _REAL_KINDS = "biuf"  # bool, signed, unsigned, floating
 FLOAT32, FLOAT64 = np.dtype(np.float32), np.dtype(np.float64)
+_DTYPE_NAMES = {"f": "float32", "d": "float64"}
 
 
 def _as_ndarray(name: str, value: Any) -> np.ndarray:
@@ -41,23 +42,35 @@ def _as_ndarray(name: str, value: Any) -> np.ndarray:
     return array
 
 
+def precision(name: str, value: Any) -> int:
+    """How ``value`` takes part in choosing a call's dtype: 0 not at all (None, Python
+    scalars, integer and bool arrays), 1 float32 (or float16), 2 float64 or wider.
+    Wrong input types raise here, naming the argument."""
+    if not isinstance(value, np.ndarray):  # (an ndarray first: the ABC check is slow)
+        if value is None or isinstance(value, numbers.Number) and not isinstance(value, np.generic):
+            return 0
+        value = _as_ndarray(name, value)
+    dtype = value.dtype
+    if dtype.kind == "f":
+        return 1 if dtype.itemsize <= 4 else 2
+    if dtype.kind not in _REAL_KINDS:
+        _as_ndarray(name, value)  # raises the TypeError
+    return 0
+
+
+def dtype_for(highest: int) -> np.dtype:
+    """The call's dtype from the highest :func:`precision` among its arrays: float32 if
+    every floating input is float32, else float64."""
+    return FLOAT32 if highest == 1 else FLOAT64
+
+
 def float_dtype(**arrays: Any) -> np.dtype:
     """The dtype a call computes in: float32 if every floating input is float32, else float64.
 
     Integer and bool inputs (spike arrays, typically) do not take part in the choice;
     float16 counts as float32. Wrong input types raise here, naming the argument.
     """
-    any_floating = any_wide = False
-    for name, value in arrays.items():
-        if not isinstance(value, np.ndarray) and (  # (an ndarray first: the ABC check is slow)
-            value is None or isinstance(value, numbers.Number) and not isinstance(value, np.generic)
-        ):
-            continue  # optional arguments and Python scalars do not choose the precision
-        dtype = _as_ndarray(name, value).dtype
-        if dtype.kind == "f":
-            any_floating = True
-            any_wide = any_wide or dtype.itemsize > 4
-    return FLOAT32 if any_floating and not any_wide else FLOAT64
+    return dtype_for(max([precision(name, value) for name, value in arrays.items()], default=0))
 
 
 def _layout(dims: Sequence[str]) -> str:
@@ -73,22 +86,38 @@ class Shapes:
         Every array is converted to this dtype, C-contiguous.
     """
 
-    def __init__(self, dtype: np.dtype):
+    def __init__(self, dtype: np.dtype, sizes: dict[str, tuple[int, str]] | None = None):
         self.dtype = dtype
         #: "float32" or "float64", the loops' dtype key (``dtype.name`` costs ~2.5 us a call)
-        self.dtype_name = {"f": "float32", "d": "float64"}[dtype.char]
-        self.sizes: dict[str, int] = {}
+        self.dtype_name = _DTYPE_NAMES[dtype.char]
+        #: dimension -> (size, name of the argument it was first seen in)
+        self.sizes: dict[str, tuple[int, str]] = {} if sizes is None else sizes
+
+    def size(self, dim: str) -> int:
+        return self.sizes[dim][0]
 
     def array(self, name: str, value: Any, dims: Sequence[str]) -> np.ndarray:
         """``value`` as a C-contiguous array of the call's dtype with the named ``dims``."""
         array = _as_ndarray(name, value)
-        if array.ndim != len(dims):
+        shape = array.shape
+        if len(shape) != len(dims):
             raise ValueError(
                 f"{name} must be {len(dims)}-D {_layout(dims)}, got {array.ndim}-D array of shape {array.shape}"
             )
-        expected = tuple([self.sizes.setdefault(dim, size) for dim, size in zip(dims, array.shape)])
-        if expected != array.shape:
-            raise ValueError(f"{name} must be {_layout(dims)} = {expected}, got {array.shape}")
+        sizes = self.sizes
+        for dim, size in zip(dims, shape):
+            known = sizes.get(dim)
+            if known is None:
+                sizes[dim] = (size, name)
+            elif known[0] != size:
+                known_sizes = [str(sizes[d][0]) if d in sizes else d for d in dims]
+                expected = f"({known_sizes[0]},)" if len(dims) == 1 else "(" + ", ".join(known_sizes) + ")"
+                origins = ", ".join(dict.fromkeys(
+                    f"{d} = {sizes[d][0]} from {sizes[d][1]}" for d in dims if d in sizes and sizes[d][1] != name
+                )) or "its own axes disagree"
+                raise ValueError(f"{name} must be {_layout(dims)} = {expected}, got {shape} ({origins})")
+        if array.dtype is self.dtype and array.flags.c_contiguous and array.flags.writeable:
+            return array  # the common case, without a call into numpy's conversion machinery
         converted = np.ascontiguousarray(array, dtype=self.dtype)
         if not converted.flags.writeable:
             # Read-only arrays do not match the compiled loops' signatures (numba types them
@@ -99,13 +128,15 @@ class Shapes:
     def vector_or_scalar(self, name: str, value: Any, dim: str) -> np.ndarray:
         """A length-``dim`` vector, broadcasting a scalar (``dim`` must already be known)."""
         if isinstance(value, numbers.Real) or (isinstance(value, np.ndarray) and value.ndim == 0):
-            scalar = finite_scalar(name, value)
-            return np.full(self.sizes[dim], scalar, dtype=self.dtype)
+            return np.full(self.size(dim), self.scalar(name, finite_scalar(name, value)), dtype=self.dtype)
         return self.array(name, value, (dim,))
 
-    def scalar(self, value: float) -> np.generic:
-        """A validated Python float as a scalar of the call's dtype."""
-        return self.dtype.type(value)
+    def scalar(self, name: str, value: float) -> np.generic:
+        """A validated Python float as a scalar of the call's dtype, still finite there."""
+        converted = self.dtype.type(value)
+        if not math.isfinite(converted):
+            raise ValueError(f"{name} = {value} is out of the range of {self.dtype_name}")
+        return converted
 
 
 def finite_scalar(name: str, value: Any, *, positive: bool = False) -> float:
@@ -114,7 +145,10 @@ def finite_scalar(name: str, value: Any, *, positive: bool = False) -> float:
         value = value[()]
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    result = float(value)
+    try:
+        result = float(value)
+    except OverflowError:  # a Python int beyond the float range
+        raise ValueError(f"{name} must be finite, got an integer of {int(value).bit_length()} bits") from None
     if not math.isfinite(result):
         raise ValueError(f"{name} must be finite, got {result}")
     if positive and result <= 0:

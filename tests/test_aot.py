@@ -151,7 +151,10 @@ def _loop_inputs(loop: str, dtype, rng, scale: int = 1):
         n = 60 * scale
         spikes = (rng.random((2, 40 * scale, n)) < 0.2).astype(dtype)
         w = rng.standard_normal((n, n)).astype(dtype) * f(0.3)
-        return (spikes, w, w.copy(), True, np.full(n, 0.5, dtype), f(0.9), f(0.0)), np.empty(spikes.shape, dtype)
+        state = rng.random((2, n)).astype(dtype)  # v in (0, 1): not from rest
+        fired = (rng.random((2, n)) < 0.2).astype(dtype)
+        args = (spikes, w, w.copy(), True, np.full(n, 0.5, dtype), f(0.9), f(0.0), state, fired)
+        return args, np.empty(spikes.shape, dtype)
     if loop == "reservoir_run":
         n = 50 * scale
         inputs = rng.standard_normal((2, 20 * scale, 8)).astype(dtype)
@@ -176,6 +179,7 @@ def _loop_inputs(loop: str, dtype, rng, scale: int = 1):
 
 
 def _call(function, args, out):
+    args = [a.copy() if isinstance(a, np.ndarray) else a for a in args]  # in/out state stays fresh
     result = function(*args, out) if out is not None else function(*args)
     return result if out is None else out
 

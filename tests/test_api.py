@@ -305,7 +305,7 @@ def test_benchmark_times_compilation_apart_on_a_fresh_jit_compiler(tmp_path):
     for operation in [name for name in results if name != "jit_info"]:  # in the benchmark's order
         metrics = results[operation][8]
         assert metrics["backend"] == "jit"
-        loops = set(operations.KERNELS[operation][1])
+        loops = set(operations.KERNELS[operation].loops)
         if not loops <= compiled:  # kernels sharing a loop compile it once (lif_run, reservoir_run)
             assert metrics["compile_time"] > 0, operation
             assert metrics["first_call_time"] > metrics["jit_time"], operation

@@ -9,16 +9,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from neurojit import bench, operations
+from neurojit import bench
 from neurojit.backends import python
+from neurojit.kernel import kernel_on
 
 
-@pytest.mark.parametrize("kernel", list(operations.KERNELS))
+@pytest.mark.parametrize("kernel", bench.PUBLIC_KERNELS)
 @pytest.mark.parametrize("density", [0.05, 0.3])
 def test_best_numpy_baseline_computes_the_kernel(kernel, density):
     args = bench.make_inputs(kernel, 24, np.random.default_rng(7), np.float64, density, batch=3, steps=40)
-    expected = operations.KERNELS[kernel][0](python, *args)
-    result = bench.BEST_NUMPY[kernel](*args)
+    expected = kernel_on(python, kernel)(**args)
+    result = bench.BEST_NUMPY[kernel](**args)
     assert result.shape == expected.shape
     np.testing.assert_allclose(result, expected, rtol=1e-10, atol=1e-12)
 

@@ -24,7 +24,7 @@ import pytest
 from conftest import run_python
 from neurojit import JITCompiler, JITConfig, cache, operations
 from neurojit.backends import jit
-from neurojit.kernels import convolution, lif, reservoir
+from neurojit.kernels import convolution, lif, reservoir, signatures
 
 pytestmark = pytest.mark.skipif(not jit.NUMBA_AVAILABLE, reason="numba is not installed")
 
@@ -211,7 +211,7 @@ def test_warmup_arguments_are_checked_and_other_backends_need_nothing():
 
 
 def test_balance_keeps_a_loops_dtypes_together_and_pays_off():
-    variants = [(loop, dtype) for loop in jit._COMPILE_COST for dtype in ("float32", "float64")]
+    variants = [(loop, dtype) for loop in signatures.LOOPS for dtype in ("float32", "float64")]
     one_worker = jit._balance(variants, 1)
     assert sorted(v for share in one_worker for v in share) == sorted(variants)
     for share in one_worker:

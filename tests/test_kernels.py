@@ -386,15 +386,13 @@ class _SourceBackend:
     """The loop source of neurojit.kernels called as plain Python (what NUMBA_DISABLE_JIT=1 runs)."""
 
     name = "source"
+    native = True  # takes the compiled backends' paths (compressed reservoir, event-driven matmul)
 
     @staticmethod
     def loop(loop, dtype):
-        import importlib
-
         from neurojit.kernels import signatures
 
-        module = importlib.import_module(f"neurojit.kernels.{signatures.LOOPS[loop][0]}")
-        return getattr(module, loop)
+        return signatures.LOOPS[loop].function
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -402,13 +400,13 @@ class _SourceBackend:
 @pytest.mark.parametrize("name", KERNELS)
 def test_loop_source_runs_as_plain_python(name, shape, dtype, rng):
     """The loops are written once, in Python that runs without numba and gives the reference result."""
-    from neurojit import operations
+    from neurojit.kernel import kernel_on
 
     args, kwargs = make_args(name, rng, dtype, **SHAPES[shape])
-    function = operations.KERNELS[name][0]
-    result = function(_SourceBackend, *args, **kwargs)
+    kernel = kernel_on(_SourceBackend, name)
+    result = kernel(*args, **kwargs)
     check_against_reference(name, result, args, kwargs, dtype)
     if name == "matrix_multiply":  # the event-driven loop too, which dense input never reaches
         a = (rng.random((5, 30)) < 0.05).astype(dtype)
         b = rng.standard_normal((30, 4)).astype(dtype)
-        check_against_reference(name, function(_SourceBackend, a, b), (a, b), {}, dtype)
+        check_against_reference(name, kernel(a, b), (a, b), {}, dtype)

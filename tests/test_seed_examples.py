@@ -70,7 +70,7 @@ def compiler():
 
 def fastmath_in_effect(kernel) -> bool:
     """Only the JIT backend honours enable_fastmath (AOT and NumPy are IEEE)."""
-    return kernel.backend == "jit" and kernel._compiler.config.enable_fastmath
+    return kernel.backend == "jit" and kernel._resolver.backend.fastmath
 
 
 def assert_spikes_match(result, expected, kernel):

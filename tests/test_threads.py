@@ -7,12 +7,15 @@ from neurojit import JITCompiler, JITConfig
 from neurojit.backends import python, threads
 from neurojit.backends.select import aot_status
 from neurojit.backends.threads import ThreadedBackend
+from neurojit.kernel import kernel_on
+from neurojit.kernels import signatures
 
 
 class CountingBackend:
     """A backend recording the batch sizes its loops were called with."""
 
     name = "counting"
+    native = True  # the compiled backends' paths (compressed reservoir, event-driven matmul)
 
     def __init__(self):
         self.calls = []
@@ -43,20 +46,17 @@ def _arguments(rng, batch):
 @pytest.mark.parametrize("batch", [1, 2, 5, 7])
 @pytest.mark.parametrize("kernel", list(_arguments(np.random.default_rng(0), 2)))
 def test_split_batches_equal_one_call(monkeypatch, kernel, batch):
-    from neurojit import operations
-
     monkeypatch.setattr(threads, "MIN_ELEMENTS_PER_THREAD", 1)
     args = _arguments(np.random.default_rng(batch), batch)[kernel]
-    function = operations.KERNELS[kernel][0]
     counting = CountingBackend()
-    expected = function(python, *args)
-    result = function(ThreadedBackend(counting, threads=3), *args)
+    expected = kernel_on(python, kernel)(*args)
+    result = kernel_on(ThreadedBackend(counting, threads=3), kernel)(*args)
     if kernel.startswith("reservoir"):
         # the NumPy reservoir loop uses BLAS on the whole batch: last bits depend on batch size
         np.testing.assert_allclose(result, expected, rtol=1e-12, atol=1e-14)
     else:
         np.testing.assert_array_equal(result, expected)
-    split_calls = [size for name, size in counting.calls if name in threads.BATCH_ARGUMENTS]
+    split_calls = [size for name, size in counting.calls if signatures.LOOPS[name].batch_positions]
     assert sum(split_calls) == batch
     assert len(split_calls) == min(3, batch)
 
@@ -64,9 +64,7 @@ def test_split_batches_equal_one_call(monkeypatch, kernel, batch):
 def test_small_work_is_not_split():
     counting = CountingBackend()
     args = _arguments(np.random.default_rng(1), 4)["spike_processing"]
-    from neurojit import operations
-
-    operations.spike_processing(ThreadedBackend(counting, threads=4), *args)
+    kernel_on(ThreadedBackend(counting, threads=4), "spike_processing")(*args)
     assert counting.calls == [("lif_run", 4)]
 
 
@@ -75,6 +73,7 @@ def test_errors_in_a_slice_reach_the_caller(monkeypatch):
 
     class Failing:
         name = "failing"
+        native = True
 
         def loop(self, name, dtype):
             def fail(*args):
@@ -85,17 +84,15 @@ def test_errors_in_a_slice_reach_the_caller(monkeypatch):
 
     spikes = np.ones((4, 3, 2))
     with pytest.raises(FloatingPointError, match="slice failed"):
-        from neurojit import operations
-
-        operations.convolution(ThreadedBackend(Failing(), threads=2), spikes, np.ones(2))
+        kernel_on(ThreadedBackend(Failing(), threads=2), "convolution")(spikes, np.ones(2))
 
 
 @pytest.mark.skipif(aot_status().backend is None, reason="AOT kernels are not built")
 def test_aot_backend_is_threaded_only_with_parallel_loops():
     threaded = JITCompiler(JITConfig(backend="aot", enable_parallel_loops=True))
     serial = JITCompiler(JITConfig(backend="aot", enable_parallel_loops=False))
-    assert isinstance(threaded._backend_of("spike_processing")[0], ThreadedBackend)
-    assert not isinstance(serial._backend_of("spike_processing")[0], ThreadedBackend)
+    assert isinstance(threaded._resolver.backend, ThreadedBackend)
+    assert not isinstance(serial._resolver.backend, ThreadedBackend)
     rng = np.random.default_rng(3)
     spikes = (rng.random((6, 200, 64)) < 0.1).astype(np.float32)
     weights = (rng.standard_normal((64, 64)) * 0.3).astype(np.float32)

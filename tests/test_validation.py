@@ -89,7 +89,7 @@ BAD_INPUTS = [
     # -- lif_network_run
     ("lif_network_run", "input_spikes", drop_axis, ValueError, ["input_spikes", "3-D", "(B, T, I)"]),
     ("lif_network_run", "input_weights", np.zeros((3, 5)), ValueError,
-     ["input_weights must be (I, N) = (4, 5), got (3, 5)"]),
+     ["input_weights must be (I, N) = (4, N), got (3, 5) (I = 4 from input_spikes)"]),
     ("lif_network_run", "recurrent_weights", np.zeros((4, 4)), ValueError,
      ["recurrent_weights must be (N, N) = (5, 5), got (4, 4)"]),
     ("lif_network_run", "recurrent_weights", None, TypeError, ["recurrent_weights"]),
@@ -141,7 +141,7 @@ BAD_INPUTS = [
     # -- matrix_multiply
     ("matrix_multiply", "a", drop_axis, ValueError, ["a must be 2-D (M, K)"]),
     ("matrix_multiply", "b", add_axis, ValueError, ["b must be 2-D (K, N)"]),
-    ("matrix_multiply", "b", np.zeros((4, 5)), ValueError, ["b must be (K, N) = (3, 5), got (4, 5)"]),
+    ("matrix_multiply", "b", np.zeros((4, 5)), ValueError, ["b must be (K, N) = (3, N), got (4, 5) (K = 3 from a)"]),
     ("matrix_multiply", "a", None, TypeError, ["a "]),
     ("matrix_multiply", "a", complex_of, TypeError, ["a "]),
     ("matrix_multiply", "b", object_of, TypeError, ["b "]),

@@ -83,6 +83,7 @@ class AOTBackend:
     """Calls the exported loops of one compiled variant."""
 
     name = NAME
+    native = True
 
     def __init__(self, module, variant: str):
         self.module = module

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import collections
 import hashlib
-import importlib
 import json
 import logging
 import os
@@ -43,6 +42,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from .. import cache
+from ..errors import JITCompileError
 from ..kernels import signatures
 
 NAME = "jit"
@@ -62,14 +62,6 @@ except Exception as exc:  # ModuleNotFoundError, or a broken install (llvmlite m
 
 DTYPES = ("float32", "float64")
 
-#: Compile seconds of each loop (first dtype in a process, each further dtype), measured
-#: on one core of an x86-64 server; only their proportions matter, to balance a warm-up.
-#: A loop's first compile in a process pays one-time set-up (the reservoir's tanh: ~1.5 s),
-#: so both dtypes of a loop are compiled by the same process.
-_COMPILE_COST = {
-    "reservoir_run": (2.4, 0.9), "lif_run": (0.9, 0.8), "causal_convolution": (0.35, 0.3),
-    "binary_matmul": (0.15, 0.13), "binary_nonzeros": (0.15, 0.08),
-}
 #: Seconds for a worker process to start and import numba before it compiles anything.
 _WORKER_STARTUP = 0.6
 
@@ -77,13 +69,8 @@ _WORKER_STARTUP = 0.6
 WORKER_TIMEOUT = 600.0
 
 
-from .select import JITCompileError  # noqa: E402  (defined where importing it costs no numba)
-
-
 def _loop_source(loop: str) -> Callable:
-    module_name, _ = signatures.LOOPS[loop]
-    module = importlib.import_module(f"..kernels.{module_name}", __package__)
-    return getattr(module, loop)
+    return signatures.LOOPS[loop].function
 
 
 def options_tag(fastmath: bool, parallel: bool) -> str:
@@ -305,6 +292,7 @@ class JITBackend:
     """
 
     name = NAME
+    native = True
 
     def __init__(
         self,
@@ -374,7 +362,7 @@ class JITBackend:
     def entry_path(self, loop: str, dtype: str, cache_directory: str | None = None) -> tuple[Path, tuple]:
         """Where the disk-cache entry of ``loop`` for ``dtype`` with this backend's options lives, and its key."""
         source = _loop_source(loop)
-        tag = options_tag(self.fastmath, self.parallel and "prange" in source.__code__.co_names)
+        tag = options_tag(self.fastmath, self.parallel and signatures.LOOPS[loop].parallel)
         key = entry_key(source, loop, dtype, tag, _cpu())
         folder = cache.version_folder(cache_directory or self.cache_directory, NUMBA_VERSION)
         return folder / cache.entry_name(loop, dtype, tag, key_digest(key)), key
@@ -384,8 +372,8 @@ class JITBackend:
         name = f"{loop}[{dtype}]"
         if numba.config.DISABLE_JIT:  # NUMBA_DISABLE_JIT=1: the loop runs as plain Python
             return source
-        # Only loops that have a prange are compiled parallel (others would warn and gain nothing).
-        parallel = self.parallel and "prange" in source.__code__.co_names
+        # Only loops declared with a prange form are compiled parallel (others would warn and gain nothing).
+        parallel = self.parallel and signatures.LOOPS[loop].parallel
         # A private copy whose globals see numba.prange and PARALLEL (the loop module keeps
         # ``range`` and False, so the plain-Python and AOT builds run the serial path).
         func = types.FunctionType(
@@ -503,7 +491,7 @@ def _cost(share: list[tuple[str, str]]) -> float:
     """Estimated seconds to compile ``share`` in one process (start-up not included)."""
     total, seen = 0.0, set()
     for loop, _ in share:
-        first, more = _COMPILE_COST.get(loop, (0.5, 0.4))
+        first, more = signatures.LOOPS[loop].cost
         total += more if loop in seen else first
         seen.add(loop)
     return total

@@ -8,29 +8,35 @@ after another), so the spiking kernels agree bit for bit with them.
 
 import numpy as np
 
+from ..kernels import signatures
+
 NAME = "python"
 name = NAME  # backends are identified by `.name` (as JITBackend and AOTBackend)
+native = False  # NumPy code: the event-driven forms (compressed reservoir, 0/1 scan) do not pay here
 
 
-def lif_run(spikes, input_weights, recurrent_weights, recurrent, thresholds, decay, v_reset, out):
+def lif_run(spikes, input_weights, recurrent_weights, recurrent, thresholds, decay, v_reset, v, fired, out):
     n_batch, n_steps, _ = spikes.shape
-    v = np.zeros((n_batch, thresholds.shape[0]), dtype=thresholds.dtype)
     current = np.empty_like(v)
     active = spikes != 0
     for t in range(n_steps):
         for b in range(n_batch):
             rows = input_weights[active[b, t]]
-            if recurrent and t > 0:
-                rows = np.concatenate((rows, recurrent_weights[out[b, t - 1] != 0]))
+            if recurrent:
+                previous = fired[b] if t == 0 else out[b, t - 1]
+                rows = np.concatenate((rows, recurrent_weights[previous != 0]))
             if rows.shape[1] == 1:
                 # One column: numpy would sum it pairwise; the loops add rows in order.
                 current[b] = np.cumsum(rows[:, 0])[-1] if rows.shape[0] else 0
             else:
                 current[b] = rows.sum(axis=0)  # adds whole rows one after another
-        v = v * decay + current
-        fired = v > thresholds
-        out[:, t] = fired
-        v[fired] = v_reset
+        v *= decay
+        v += current
+        spiking = v > thresholds
+        out[:, t] = spiking
+        v[spiking] = v_reset
+    if n_steps:
+        fired[...] = out[:, -1]
 
 
 def reservoir_run(inputs, input_weights, reservoir_weights, w_ptr, w_idx, w_val, bias, leak_rate, initial_states, out):
@@ -67,9 +73,10 @@ def binary_matmul(a, b, out):
     np.matmul(a, b, out=out)
 
 
+#: loop name -> its NumPy twin; every declared loop has one (``tests/test_declarations.py``)
+TWINS = {name: globals()[name] for name in signatures.LOOPS if name in globals()}
+
+
 def loop(name: str, dtype: str):
     """The NumPy implementation of loop ``name`` (one implementation serves both dtypes)."""
-    return _LOOPS[name]
-
-
-_LOOPS = {f.__name__: f for f in (lif_run, reservoir_run, causal_convolution, binary_nonzeros, binary_matmul)}
+    return TWINS[name]

@@ -1,33 +1,31 @@
-"""The one place that chooses a backend: AOT, then JIT, then Python.
+"""The one place that chooses and builds a backend, and resolves loops: AOT, then JIT, then Python.
 
 The AOT build is looked for once per process. A forced backend that is unavailable
 raises :class:`BackendUnavailableError`; an automatic fallback is logged once with the
 reason and the fix, and is a :class:`FallbackWarning` when something is broken rather
-than simply not installed.
+than simply not installed. :class:`Resolver` builds a compiler's backend once and
+resolves each (loop, dtype) once: the compiled loop or, where numba cannot compile it,
+that loop's NumPy twin for that dtype only.
 """
 
 from __future__ import annotations
 
 import functools
+import threading
 import warnings
 from dataclasses import dataclass
+from typing import Callable
 
-from . import aot
+from ..errors import BackendUnavailableError, FallbackWarning, JITCompileError
+from . import aot, python
+from .threads import ThreadedBackend
 
+__all__ = [
+    "BackendUnavailableError", "Choice", "FallbackWarning", "JITCompileError", "Resolver",
+    "aot_status", "choose", "jit_status",
+]
 
 JIT_HINT = "install numba with `pip install 'neurojit[jit]'`"
-
-
-class BackendUnavailableError(RuntimeError):
-    """A backend that was asked for explicitly cannot be used here."""
-
-
-class JITCompileError(RuntimeError):
-    """numba failed to compile a loop."""
-
-
-class FallbackWarning(RuntimeWarning):
-    """A backend is broken (not merely absent) and a slower one is used instead."""
 
 
 @dataclass(frozen=True)
@@ -103,9 +101,88 @@ def choose(backend: str, enable_jit: bool) -> Choice:
     return Choice("python", reason)
 
 
-def fall_back_from_jit(kernel: str, error: Exception) -> Choice:
-    """The backend a kernel uses after numba failed to compile it (reported once)."""
-    reason = f"numba failed to compile it ({error}); report this as a neurojit bug"
-    _report_once(f"neurojit: kernel {kernel} uses NumPy because {reason}", True)
-    return Choice("python", reason)
+class Resolver:
+    """A compiler's backend, chosen and built once, and its loops, resolved once each.
+
+    Parameters
+    ----------
+    config : JITConfig
+        ``backend``, ``enable_jit``, ``enable_parallel_loops``, ``enable_fastmath``,
+        ``max_cache_size`` and ``verbose`` are read.
+    cache_directory : str or None
+        The JIT disk cache folder.
+
+    Raises
+    ------
+    BackendUnavailableError
+        If ``config.backend`` forces a backend that is not available here.
+    """
+
+    def __init__(self, config, cache_directory: str | None):
+        self.forced_jit = config.backend == "jit"
+        self.choice = choose(config.backend, config.enable_jit)
+        self.jit = None
+        if self.choice.name == "aot":
+            backend = aot_status().backend
+            # pycc cannot build parallel loops; threads over the batch give the same result.
+            self.backend = ThreadedBackend(backend) if config.enable_parallel_loops else backend
+        elif self.choice.name == "jit":
+            from . import jit  # imports numba: only when the JIT backend is chosen
+
+            self.backend = self.jit = jit.JITBackend(
+                fastmath=config.enable_fastmath, parallel=config.enable_parallel_loops,
+                cache_directory=cache_directory, max_cache_size=config.max_cache_size, verbose=config.verbose,
+            )
+        else:
+            self.backend = python
+        self._lock = threading.Lock()
+        self._loops: dict[tuple[str, str], tuple[Callable, bool]] = {}
+        #: "loop[dtype]" -> why it runs on NumPy instead of the chosen backend
+        self.fallbacks: dict[str, str] = {}
+
+    @classmethod
+    def on(cls, backend, reason: str = "given") -> "Resolver":
+        """A resolver over an already built backend object (``python``, a JIT or AOT backend)."""
+        resolver = cls.__new__(cls)
+        resolver.forced_jit = False
+        resolver.choice = Choice(backend.name, reason)
+        resolver.backend = backend
+        resolver.jit = backend if backend.name == "jit" else None
+        resolver._lock = threading.Lock()
+        resolver._loops = {}
+        resolver.fallbacks = {}
+        return resolver
+
+    def backend_of(self, loops: tuple[str, ...]) -> tuple[str, str]:
+        """(backend name, why) of a kernel running ``loops``: NumPy where one could not be compiled."""
+        fallbacks = [f"{key}: {why}" for key, why in self.fallbacks.items() if key.partition("[")[0] in loops]
+        if fallbacks:
+            return "python", "; ".join(fallbacks)
+        return self.choice.name, self.choice.reason
+
+    def loop(self, name: str, dtype: str, kernel: str) -> tuple[Callable, bool]:
+        """``(callable, native)`` for loop ``name`` in ``dtype``; ``native`` is False for NumPy code.
+
+        ``kernel`` names the public kernel asking, for the one warning on a fallback.
+        """
+        resolved = self._loops.get((name, dtype))
+        if resolved is None:
+            try:
+                resolved = (self.backend.loop(name, dtype), self.backend.native)
+            except JITCompileError as error:
+                if self.forced_jit:
+                    raise BackendUnavailableError(f"backend 'jit' was requested but {error}") from error
+                reason = f"numba failed to compile it ({error}); report this as a neurojit bug"
+                _report_once(f"neurojit: kernel {kernel} uses NumPy for {dtype} (loop {name}) because {reason}", True)
+                with self._lock:
+                    self.fallbacks[f"{name}[{dtype}]"] = reason
+                resolved = (python.loop(name, dtype), False)
+            with self._lock:
+                resolved = self._loops.setdefault((name, dtype), resolved)
+        return resolved
+
+    def forget(self) -> None:
+        """Resolve every loop again on next use (after the JIT backend forgot its compiled loops)."""
+        with self._lock:
+            self._loops.clear()
 

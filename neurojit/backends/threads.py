@@ -17,13 +17,7 @@ from typing import Callable
 
 import numpy as np
 
-#: loop -> positions of its arguments whose axis 0 is the batch (the last one is ``out``)
-BATCH_ARGUMENTS = {
-    "lif_run": (0, 7),
-    "reservoir_run": (0, 8, 9),
-    "causal_convolution": (0, 2),
-    "binary_matmul": (0, 2),
-}
+from ..kernels import signatures
 
 #: below this many output elements per slice, threading costs more than it saves
 MIN_ELEMENTS_PER_THREAD = 16_384
@@ -64,17 +58,19 @@ class ThreadedBackend:
     def __init__(self, inner, threads: int | None = None):
         self.inner = inner
         self.name = inner.name
+        self.native = inner.native
         self.threads = threads if threads is not None else available_cores()
 
     def loop(self, name: str, dtype: str) -> Callable:
         loop = self.inner.loop(name, dtype)
-        positions = BATCH_ARGUMENTS.get(name)
-        if positions is None or self.threads < 2:
+        # the arguments whose axis 0 is the batch, as declared beside the loop
+        positions = signatures.LOOPS[name].batch_positions
+        if not positions or self.threads < 2:
             return loop
         return functools.partial(self._split, loop, positions)
 
     def _split(self, loop: Callable, positions: tuple[int, ...], *args) -> None:
-        out = args[positions[-1]]
+        out = args[positions[-1]]  # declared last: the output, whose size sets the work
         rows = out.shape[0]
         slices = min(self.threads, rows, out.size // MIN_ELEMENTS_PER_THREAD)
         if slices < 2:

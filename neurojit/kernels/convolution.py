@@ -18,6 +18,8 @@ the same order either way).
 
 import numpy as np
 
+from .loop import ARRAY1, ARRAY3, Loop
+
 prange = range  # rebound to numba.prange by the JIT backend
 
 PARALLEL = False  # True in the JIT backend's parallel compile (with prange = numba.prange)
@@ -87,3 +89,8 @@ def causal_convolution(spikes, taps, out):
                 tap = taps[k]
                 for a in range(n_active):
                     out[b, t + k, active[a]] += tap
+
+
+LOOPS = (
+    Loop(causal_convolution, spikes=ARRAY3, taps=ARRAY1, out=ARRAY3, batch=("spikes", "out"), parallel=True, cost=(0.35, 0.3)),
+)

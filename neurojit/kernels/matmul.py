@@ -8,6 +8,8 @@ multiplications and touches only the rows of ``b`` that are selected.
 
 import numpy as np
 
+from .loop import ARRAY2, Loop
+
 prange = range  # rebound to numba.prange by the JIT backend
 
 
@@ -36,3 +38,9 @@ def binary_matmul(a, b, out):
             if a[i, k] != 0:
                 for n in range(n_cols):
                     out[i, n] += b[k, n]
+
+
+LOOPS = (
+    Loop(binary_nonzeros, returns="i8", a=ARRAY2, cost=(0.15, 0.08)),
+    Loop(binary_matmul, a=ARRAY2, b=ARRAY2, out=ARRAY2, batch=("a", "out"), parallel=True, cost=(0.15, 0.13)),
+)

@@ -31,6 +31,8 @@ on two for N=2000 (see ``benchmarks/jit_parallel.py``).
 
 import numpy as np
 
+from .loop import ARRAY1, ARRAY2, ARRAY3, SCALAR, Loop
+
 prange = range  # rebound to numba.prange by the JIT backend
 
 PARALLEL = False  # True in the JIT backend's parallel compile (with prange = numba.prange)
@@ -93,3 +95,13 @@ def reservoir_run(inputs, input_weights, reservoir_weights, w_ptr, w_idx, w_val,
             for i in range(n_units):
                 x[i] = retain * x[i] + leak_rate * np.tanh(pre[i])
                 out[b, t, i] = x[i]
+
+
+LOOPS = (
+    Loop(
+        reservoir_run,
+        inputs=ARRAY3, input_weights=ARRAY2, reservoir_weights=ARRAY2, w_ptr="i8[::1]", w_idx="u4[::1]",
+        w_val=ARRAY1, bias=ARRAY1, leak_rate=SCALAR, initial_states=ARRAY2, out=ARRAY3,
+        batch=("inputs", "initial_states", "out"), parallel=True, cost=(2.4, 0.9),
+    ),
+)

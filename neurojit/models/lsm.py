@@ -185,6 +185,7 @@ class LiquidStateMachine:
             raise ValueError(f"features must be 'traces' or 'counts', got {features!r}")
         self.dtype, self.compiler = dtype_and_compiler(dtype, compiler)
         self._network = self.compiler.compile_lif_network_kernel()
+        self._continue = self.compiler.kernel("lif_network_continue")
         self._convolution = self.compiler.compile_convolution_kernel()
         self.n_inputs, self.n_neurons = int(n_inputs), int(n_neurons)
         self.dt, self.tau = float(dt), float(tau)
@@ -319,23 +320,19 @@ class LiquidStateMachine:
         if not (math.isfinite(dt) and dt > 0):
             raise ValueError(f"dt must be finite and positive, got {dt}")
         dtype = self.dtype
-        decay = dtype.type(math.exp(-dt / self.tau))
-        active = inputs != 0
+        inputs = inputs.astype(dtype)
         w_in = state.input_weights.astype(dtype, copy=False)
         if self.noise_rate > 0:
             index = round(float(t) / dt) if _is_seed(key) else 0
             noise = self._uniforms(key, batch, 1, index)[0] < self.noise_rate * dt
-            active = np.concatenate([active, noise], axis=1)
+            inputs = np.concatenate([inputs, noise.astype(dtype)], axis=1)
             w_in = np.vstack([w_in, np.eye(self.n_neurons, dtype=dtype) * dtype.type(self.noise_weight)])
-        w_rec = state.reservoir_weights.astype(dtype, copy=False)
-        current = np.empty_like(v_prev)
-        for b in range(batch):  # same rows, same ascending order as the kernel
-            rows = np.concatenate([w_in[active[b]], w_rec[spikes_prev[b] != 0]])
-            current[b] = np.add.reduce(rows, axis=0) if rows.shape[0] else 0
-        v = v_prev * decay + current
-        fired = v > dtype.type(self.threshold)
-        v[fired] = dtype.type(self.v_reset)
-        neuron_state = NeuronState(v, fired.astype(dtype))
+        # one step of the lif_run loop, continued from this state (the arithmetic of run)
+        _, v, fired = self._continue(
+            inputs[:, None, :], w_in, state.reservoir_weights, self.threshold, v_prev, spikes_prev, dt, self.tau,
+            self.v_reset,
+        )
+        neuron_state = NeuronState(v, fired)
         return replace(state, neuron_state=neuron_state, t=float(t) + dt)
 
     # -- readout --------------------------------------------------------------------------

@@ -1,0 +1,115 @@
+"""How a public kernel is declared: its parameters (kinds, shapes, defaults), the loops it
+runs, the axis it splits along, and its body.
+
+A declaration (:class:`KernelSpec`) is the single source from which a kernel's argument
+checking and conversion, its call signature and defaults, its bound form, its Dask
+wrapper, its CLI and warm-up entries and its benchmark inputs are derived. The kernels
+themselves are declared in :mod:`neurojit.operations`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from .validate import Shapes, finite_scalar, fraction
+
+REQUIRED = object()  # marks a parameter without a default
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter of a public kernel.
+
+    Parameters
+    ----------
+    name : str
+    kind : {"array", "vector", "scalar", "positive", "fraction"}
+        ``"array"``: an array of the named ``dims``; ``"vector"``: a ``(dim,)`` array or a
+        scalar broadcast to it (``None`` means 0); ``"scalar"``: a finite real number;
+        ``"positive"``: finite and > 0; ``"fraction"``: finite, in (0, 1].
+    dims : tuple of str
+        Named dimensions (``"B"``, ``"T"``, ``"N"``, ...), shared across the call's arrays.
+    default : object
+        The default value, or :data:`REQUIRED`.
+    role : str
+        What benchmark and test inputs put there: ``"events"`` (0/1 spikes), ``"operand"``
+        (0/1 spikes below density 1, Gaussian at 1), ``"weights"``, ``"state"``,
+        ``"threshold"``, ``"taps"``, ``"time"``; empty for parameters left at their default.
+    native : bool
+        A scalar the loop receives in the call's dtype (checked finite after conversion);
+        False for one the body uses in double precision first (``dt``, ``tau``).
+    """
+
+    name: str
+    kind: str
+    dims: tuple[str, ...] = ()
+    default: Any = REQUIRED
+    role: str = ""
+    native: bool = True
+
+    @property
+    def is_array(self) -> bool:
+        return self.kind in ("array", "vector")
+
+    def check(self, shapes: Shapes, value: Any) -> Any:
+        """``value`` validated and converted for a call computing in ``shapes.dtype``."""
+        kind = self.kind
+        if kind == "array":
+            return shapes.array(self.name, value, self.dims)
+        if kind == "vector":
+            return shapes.vector_or_scalar(self.name, 0.0 if value is None else value, self.dims[0])
+        number = fraction(self.name, value) if kind == "fraction" else finite_scalar(
+            self.name, value, positive=kind == "positive"
+        )
+        return shapes.scalar(self.name, number) if self.native else number
+
+
+@dataclass(frozen=True)
+class KernelSpec:
+    """One public kernel, declared once.
+
+    Parameters
+    ----------
+    body : callable
+        ``body(loops, *arguments)``: the validated arguments in declaration order, ``loops``
+        the resolved loops (attributes by loop name; ``loops.native`` the set of those that
+        run compiled code). Its docstring is the kernel's documentation.
+    parameters : tuple of Param
+    loops : tuple of str
+        The loops (declared in :mod:`neurojit.kernels`) the body may call.
+    split : str
+        The dimension along which calls can be split into independent parts (Dask chunks).
+    public : bool
+        Exposed as ``compile_*_kernel``, ``jit_*`` and in :mod:`neurojit.dask`; False for
+        kernels that models use through :meth:`JITCompiler.kernel`.
+    """
+
+    name: str
+    body: Callable
+    parameters: tuple[Param, ...]
+    loops: tuple[str, ...]
+    split: str = "B"
+    public: bool = True
+
+    @property
+    def doc(self) -> str:
+        return self.body.__doc__ or ""
+
+    def parameter(self, name: str) -> Param:
+        for parameter in self.parameters:
+            if parameter.name == name:
+                return parameter
+        raise KeyError(name)
+
+    def signature(self, exclude: tuple[str, ...] = ()):
+        """The kernel's call signature (:class:`inspect.Signature`), without ``exclude``."""
+        import inspect  # only for introspection; keeps it off the import path
+
+        kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+        return inspect.Signature([
+            inspect.Parameter(p.name, kind, **({} if p.default is REQUIRED else {"default": p.default}))
+            for p in self.parameters if p.name not in exclude
+        ], return_annotation=np.ndarray)

@@ -1,0 +1,240 @@
+"""Every kernel and loop is declared once: the public names, the NumPy twins, the Dask
+wrappers, the CLI and the benchmark inputs all agree with the declarations; bound kernels
+give the unbound results; the package has no import cycle."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import neurojit
+from neurojit import JITCompiler, JITConfig, bench, cli, compiler as compiler_module, operations
+from neurojit.backends import python
+from neurojit.declare import REQUIRED
+from neurojit.kernels import signatures
+
+PACKAGE = Path(neurojit.__file__).parent
+PUBLIC = [name for name, spec in operations.KERNELS.items() if spec.public]
+
+#: public kernel -> its JITCompiler method (the seed's names, not all derived from the kernel's)
+COMPILE_METHODS = {
+    "spike_processing": "compile_spike_processing_kernel",
+    "reservoir_update": "compile_reservoir_update_kernel",
+    "convolution": "compile_convolution_kernel",
+    "matrix_multiply": "compile_matrix_multiply_kernel",
+    "lif_network_run": "compile_lif_network_kernel",
+    "reservoir_run": "compile_reservoir_run_kernel",
+}
+
+
+def test_every_public_kernel_has_its_public_names():
+    assert sorted(COMPILE_METHODS) == sorted(PUBLIC)
+    compiler = JITCompiler(JITConfig(backend="python"))
+    for name in PUBLIC:
+        spec = operations.KERNELS[name]
+        kernel = getattr(compiler, COMPILE_METHODS[name])()
+        assert kernel.name == name and kernel is compiler.kernel(name)
+        assert inspect.signature(kernel) == spec.signature()
+        global_function = getattr(neurojit, f"jit_{name}")
+        assert global_function is getattr(neurojit.performance.jit_compilation, f"jit_{name}")
+        assert inspect.signature(global_function) == spec.signature()
+        assert kernel.__doc__ == spec.doc and "Parameters" in spec.doc
+    assert sorted(bench.PUBLIC_KERNELS) == sorted(PUBLIC) == sorted(bench.GRID) == sorted(bench.BEST_NUMPY)
+    choices = next(a for a in cli.build_parser()._subparsers._group_actions[0].choices["bench"]._actions
+                   if a.dest == "kernel").choices
+    assert sorted(choices) == sorted(PUBLIC)
+
+
+def test_dask_wrappers_follow_the_declarations():
+    njd = pytest.importorskip("neurojit.dask")
+    for name in PUBLIC:
+        wrapper = getattr(njd, name)
+        parameters = list(inspect.signature(wrapper).parameters)
+        assert parameters == [p.name for p in operations.KERNELS[name].parameters] + ["config"]
+
+
+def test_every_declared_loop_has_a_numpy_twin_with_its_arguments():
+    for name, loop in signatures.LOOPS.items():
+        assert name in python.TWINS, f"loop {name} has no NumPy twin in neurojit/backends/python.py"
+        assert tuple(inspect.signature(python.TWINS[name]).parameters) == loop.arguments
+        assert loop.signature("float32").count(", ") == len(loop.arguments) - 1
+        assert all(0 <= p < len(loop.arguments) for p in loop.batch_positions)
+    for spec in operations.KERNELS.values():
+        assert set(spec.loops) <= set(signatures.LOOPS)
+
+
+def test_a_bad_loop_declaration_is_refused():
+    def loop(a, out):
+        for i in range(a.shape[0]):
+            out[i] = a[i]
+
+    with pytest.raises(TypeError, match="lists"):
+        signatures.Loop(loop, out="{t}[::1]", a="{t}[::1]")
+    with pytest.raises(TypeError, match="batch arguments"):
+        signatures.Loop(loop, a="{t}[::1]", out="{t}[::1]", batch=("b",))
+    with pytest.raises(TypeError, match="prange"):
+        signatures.Loop(loop, a="{t}[::1]", out="{t}[::1]", parallel=True)
+
+
+def _imports(path: Path) -> set[str]:
+    """The neurojit modules ``path`` imports (at any depth: also inside functions)."""
+    module = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("neurojit")}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            if target.startswith("neurojit"):
+                found.add(target)
+                found |= {f"{target}.{a.name}" for a in node.names}
+    return found
+
+
+def test_the_package_has_no_import_cycle():
+    modules = {".".join(p.relative_to(PACKAGE.parent).with_suffix("").parts).removesuffix(".__init__"): p
+               for p in PACKAGE.rglob("*.py")}
+    graph = {name: {m for m in _imports(path) if m in modules and m != name} for name, path in modules.items()}
+    # a package's __init__ importing its own submodules is not a cycle of the code below it
+    graph = {name: {m for m in deps if not name.startswith(m + ".")} for name, deps in graph.items()}
+    state: dict[str, int] = {}
+
+    def visit(name: str, trail: list[str]) -> None:
+        state[name] = 1
+        for dep in sorted(graph[name]):
+            if state.get(dep) == 1:
+                raise AssertionError("import cycle: " + " -> ".join(trail[trail.index(dep):] + [dep]))
+            if dep not in state:
+                visit(dep, trail + [dep])
+        state[name] = 2
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name, [name])
+    assert "neurojit.errors" in graph and not graph["neurojit.errors"]
+
+
+def test_the_loops_import_only_numpy_math_and_each_other():
+    for path in (PACKAGE / "kernels").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                assert {a.name.split(".")[0] for a in node.names} <= {"numpy", "math", "os"}, path.name
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                assert node.module.split(".")[0] in {"numpy", "math", "os", "typing", "__future__", "_sha2",
+                                                     "_sha256", "hashlib"}, (path.name, node.module)
+
+
+def test_public_kernel_names_are_plain_definitions():
+    """The public names are greppable assignments in compiler.py and dask.py (no exec)."""
+    for path in (PACKAGE / "compiler.py", PACKAGE / "dask.py"):
+        source = path.read_text()
+        assert "exec(" not in source
+    source = (PACKAGE / "compiler.py").read_text()
+    for name in PUBLIC:
+        assert f"jit_{name} = GlobalKernel({name!r})".replace("'", '"') in source
+        assert f"{COMPILE_METHODS[name]} = _compile_method(" in source
+
+
+# -- bound kernels (API.md section 6) ---------------------------------------------------
+
+
+def _inputs(name: str, dtype, seed: int = 0) -> dict:
+    return bench.make_inputs(name, 12, np.random.default_rng(seed), dtype, 0.2, batch=3, steps=40)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", PUBLIC)
+def test_a_bound_kernel_equals_the_unbound_call_bit_for_bit(compiler, name, dtype):
+    kernel = compiler.kernel(name)
+    arguments = _inputs(name, dtype)
+    expected = kernel(**arguments)
+    spec = operations.KERNELS[name]
+    names = [p.name for p in spec.parameters if p.name in arguments]
+    for bound_names in (names[1:], names[:1], [n for n in names if arguments[n] is not None and np.ndim(arguments[n]) >= 2]):
+        bound = kernel.bind(**{n: arguments[n] for n in bound_names})
+        free = [n for n in names if n not in bound_names]
+        np.testing.assert_array_equal(bound(*[arguments[n] for n in free]), expected)
+        np.testing.assert_array_equal(bound(**{n: arguments[n] for n in free}), expected)
+        assert list(inspect.signature(bound).parameters) == [p.name for p in spec.parameters if p.name not in bound_names]
+
+
+def test_bound_arrays_are_private_copies(compiler, rng):
+    kernel = compiler.compile_reservoir_update_kernel()
+    x, u = np.tanh(rng.standard_normal((2, 8))), rng.random((2, 3))
+    w_in, w = rng.standard_normal((3, 8)), rng.standard_normal((8, 8)) * 0.2
+    step = kernel.bind(input_weights=w_in, reservoir_weights=w, leak_rate=0.3)
+    expected = kernel(x, w_in, w, u, 0.3)
+    w[:] = 0
+    w_in[:] = 0
+    np.testing.assert_array_equal(step(x, u), expected)
+    np.testing.assert_array_equal(step(states=x, input_spikes=u), expected)
+
+
+def test_a_bound_kernel_takes_other_dtypes_like_the_unbound_one(compiler, rng):
+    kernel = compiler.compile_spike_processing_kernel()
+    spikes = (rng.random((2, 30, 6)) < 0.3)
+    w32 = (rng.standard_normal((6, 6)) * 0.5).astype(np.float32)
+    bound = kernel.bind(weights=w32, thresholds=0.4, dt=1e-3)
+    for s in (spikes, spikes.astype(np.float64), spikes.astype(np.float32)):
+        result = bound(s)
+        expected = kernel(s, w32, 0.4, 1e-3)
+        assert result.dtype == expected.dtype
+        np.testing.assert_array_equal(result, expected)
+
+
+def test_binding_checks_at_once_and_calls_check_the_rest(compiler, rng):
+    kernel = compiler.compile_reservoir_update_kernel()
+    with pytest.raises(TypeError, match="no parameter 'weights'"):
+        kernel.bind(weights=np.eye(3))
+    with pytest.raises(ValueError, match="reservoir_weights must be"):
+        kernel.bind(input_weights=np.ones((2, 4)), reservoir_weights=np.ones((3, 3)))
+    with pytest.raises(ValueError, match="leak_rate"):
+        kernel.bind(leak_rate=2.0)
+    step = kernel.bind(input_weights=np.ones((2, 4)), reservoir_weights=np.eye(4))
+    with pytest.raises(ValueError, match=r"states must be \(B, N\) = \(1, 4\), got \(1, 5\) \(N = 4 from input_weights\)"):
+        step(np.zeros((1, 5)), np.zeros((1, 2)))
+    with pytest.raises(TypeError, match="missing required argument: input_spikes"):
+        step(np.zeros((1, 4)))
+    with pytest.raises(TypeError, match="multiple values"):
+        step(np.zeros((1, 4)), np.zeros((1, 2)), states=np.zeros((1, 4)))
+
+
+def test_unbound_calls_bind_their_arguments_like_python(compiler):
+    kernel = compiler.compile_convolution_kernel()
+    with pytest.raises(TypeError, match="takes 2 arguments but 3 were given"):
+        kernel(np.zeros((1, 2, 3)), np.ones(2), 5)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'taps'"):
+        kernel(np.zeros((1, 2, 3)), taps=np.ones(2))
+    with pytest.raises(TypeError, match="missing required argument: kernel"):
+        kernel(np.zeros((1, 2, 3)))
+    assert all(p.default is REQUIRED for p in operations.KERNELS["convolution"].parameters)
+
+
+def test_lif_state_carries_over_between_chunks(compiler, rng):
+    """The stateful loop: a sequence run in chunks (state handed on) equals one run, bit for bit."""
+    continue_run = compiler.kernel("lif_network_continue")
+    spikes = (rng.random((2, 60, 7)) < 0.2).astype(np.float64)
+    w_in, w_rec = rng.standard_normal((7, 9)), rng.standard_normal((9, 9)) * 0.4
+    whole = compiler.compile_lif_network_kernel()(spikes, w_in, w_rec, 0.5, 1e-3)
+    v, fired = np.zeros((2, 9)), np.zeros((2, 9))
+    parts = []
+    for lo, hi in ((0, 1), (1, 25), (25, 25), (25, 60)):
+        out, v_next, fired_next = continue_run(spikes[:, lo:hi], w_in, w_rec, 0.5, v, fired, 1e-3)
+        assert v is not v_next and fired is not fired_next
+        parts.append(out)
+        v, fired = v_next, fired_next
+    np.testing.assert_array_equal(np.concatenate(parts, axis=1), whole)
+    np.testing.assert_array_equal(fired, whole[:, -1])
+
+
+def test_compile_methods_come_from_one_helper():
+    assert compiler_module.JITCompiler.compile_lif_network_kernel.__doc__.startswith("The ``lif_network_run`` kernel")
