@@ -41,6 +41,12 @@ class Param:
     native : bool
         A scalar the loop receives in the call's dtype (checked finite after conversion);
         False for one the body uses in double precision first (``dt``, ``tau``).
+
+    Attributes
+    ----------
+    check : callable
+        ``check(shapes, value)``: the value validated and converted for a call computing
+        in ``shapes.dtype`` (a :class:`~neurojit.validate.Shapes`).
     """
 
     name: str
@@ -50,21 +56,37 @@ class Param:
     role: str = ""
     native: bool = True
 
+    def __post_init__(self):
+        if self.kind not in ("array", "vector", "scalar", "positive", "fraction"):
+            raise ValueError(f"parameter {self.name}: unknown kind {self.kind!r}")
+        object.__setattr__(self, "check", _checker(self))
+
     @property
     def is_array(self) -> bool:
         return self.kind in ("array", "vector")
 
-    def check(self, shapes: Shapes, value: Any) -> Any:
-        """``value`` validated and converted for a call computing in ``shapes.dtype``."""
-        kind = self.kind
-        if kind == "array":
-            return shapes.array(self.name, value, self.dims)
-        if kind == "vector":
-            return shapes.vector_or_scalar(self.name, 0.0 if value is None else value, self.dims[0])
-        number = fraction(self.name, value) if kind == "fraction" else finite_scalar(
-            self.name, value, positive=kind == "positive"
-        )
-        return shapes.scalar(self.name, number) if self.native else number
+    @property
+    def needs_sizes(self) -> bool:
+        """A scalar broadcast to a vector needs that vector's size from the call."""
+        return self.kind == "vector"
+
+
+def _checker(p: Param) -> Callable[[Shapes, Any], Any]:
+    """``check(shapes, value)``: ``value`` validated and converted for a call in ``shapes.dtype``
+    (one closure per parameter, so that a call does no dispatch on the kind)."""
+    name, dims = p.name, p.dims
+    if p.kind == "array":
+        return lambda shapes, value: shapes.array(name, value, dims)
+    if p.kind == "vector":
+        return lambda shapes, value: shapes.vector_or_scalar(name, 0.0 if value is None else value, dims[0])
+    if p.kind == "fraction":
+        number = lambda value: fraction(name, value)  # noqa: E731
+    else:
+        positive = p.kind == "positive"
+        number = lambda value: finite_scalar(name, value, positive=positive)  # noqa: E731
+    if p.native:
+        return lambda shapes, value: shapes.scalar(name, number(value))
+    return lambda shapes, value: number(value)
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,13 @@ import numpy as np
 from .backends import select
 from .declare import REQUIRED, KernelSpec
 from .operations import KERNELS
-from .validate import Shapes, dtype_for, precision
+from .validate import FLOAT32, FLOAT64, Shapes, dtype_for, precision
 
-_DTYPE_NAMES = ("float32", "float64")
+_KNOWN_SHAPES = 8  # call shapes remembered per kernel
+_DTYPE_NAMES = ("float64", "float32")  # indexed by "is the call float32"
+#: dtype character -> its part in choosing the call's dtype (see validate.precision)
+_PRECISION = {"e": 1, "f": 1, "d": 2, "g": 2, "?": 0, "b": 0, "B": 0, "h": 0, "H": 0, "i": 0, "I": 0,
+              "l": 0, "L": 0, "q": 0, "Q": 0}
 
 
 def _private(value: Any) -> Any:
@@ -55,8 +59,14 @@ class Loops:
         return function
 
 
-class Kernel:
-    """A public kernel on a compiler's backend. Call it like the documented function.
+class BoundKernel:
+    """A public kernel with some arguments bound (see :meth:`Kernel.bind`); a :class:`Kernel`
+    is one with none bound. Call it like the documented function, less the bound arguments.
+
+    A call binds its arguments as Python would, works out the dtype (float32 only if every
+    floating array is float32), checks and converts what it was given with each parameter's
+    declared check (the bound arguments and the defaults were checked once per dtype), and
+    runs the declared body with the loops resolved for that dtype.
 
     Attributes
     ----------
@@ -66,61 +76,169 @@ class Kernel:
         ``"aot"``, ``"jit"`` or ``"python"``: the backend its calls run on.
     """
 
-    def __init__(self, resolver: select.Resolver, spec: KernelSpec):
-        self._resolver = resolver
-        self.spec = spec
+    def __init__(self, kernel: "Kernel | None", arguments: dict[str, Any], *, spec: KernelSpec | None = None,
+                 resolver: select.Resolver | None = None):
+        self.spec = spec = spec if spec is not None else kernel.spec
+        self._resolver = resolver if resolver is not None else kernel._resolver
+        self._resolved: dict[str, Loops] = {} if kernel is None else kernel._resolved
         self.loops = spec.loops
         self.name = self.__name__ = self.__qualname__ = spec.name
         self.__doc__ = spec.doc
-        self._parameters = spec.parameters
-        self._names = tuple(p.name for p in spec.parameters)
-        self._index = {name: i for i, name in enumerate(self._names)}
-        self._defaults = tuple(p.default for p in spec.parameters)
-        self._arrays = tuple(i for i, p in enumerate(spec.parameters) if p.is_array)
-        self._resolved: dict[str, Loops] = {}
+        parameters = self._parameters = spec.parameters
+        names = tuple(p.name for p in parameters)
+        unknown = [name for name in arguments if name not in names]
+        if unknown:
+            raise TypeError(f"{spec.name}() has no parameter {', '.join(map(repr, unknown))}; "
+                            f"its parameters are {', '.join(names)}")
+        # private copies, in the caller's precision (converted per call dtype below)
+        self._bound = {i: _private(arguments[p.name]) for i, p in enumerate(parameters) if p.name in arguments}
+        self._free = tuple(i for i in range(len(parameters)) if i not in self._bound)
+        self._names = tuple(names[i] for i in self._free)
+        self._required = sum(parameters[i].default is REQUIRED for i in self._free)
+        self._array_slots = tuple(k for k, i in enumerate(self._free) if parameters[i].is_array)
+        self._precision = max(
+            [precision(names[i], v) for i, v in self._bound.items() if parameters[i].is_array], default=0
+        )
+        self._prepared: dict[str, tuple] = {}
+        self._prepare(dtype_for(self._precision))  # bad bound arguments fail here, not at the first call
+        #: (number of arguments, shapes of the array arguments) -> (dtype, Shapes, checked values, loops)
+        self._known: dict[tuple, tuple] = {}
 
     @functools.cached_property
     def __signature__(self):
-        return self.spec.signature()
+        return self.spec.signature(exclude=tuple(self._parameters[i].name for i in self._bound))
 
     @property
     def backend(self) -> str:
         return self._resolver.backend_of(self.loops)[0]
 
     def _loops(self, dtype_name: str) -> Loops:
-        """This kernel's loops for ``dtype_name`` (each resolved at its first use)."""
+        """The kernel's loops for ``dtype_name`` (each resolved at its first use)."""
         loops = self._resolved.get(dtype_name)
         if loops is None:
             loops = self._resolved.setdefault(dtype_name, Loops(self._resolver, self.name, dtype_name, self.loops))
         return loops
 
-    def _arguments(self, names: tuple, defaults: tuple, args: tuple, kwargs: dict) -> list:
-        """The call's arguments in parameter order, defaults filled in, as Python binds them."""
+    def _prepare(self, dtype: np.dtype) -> tuple:
+        """The bound arguments and the defaults checked and converted for ``dtype`` (once per dtype).
+
+        Those that need a size only the call gives (a scalar broadcast to a vector) are left
+        for the call: ``later`` (bound) and ``later_defaults`` (slot -> default).
+        """
+        shapes = Shapes(dtype)
+        parameters = self._parameters
+        values: list[Any] = [REQUIRED] * len(parameters)
+        later = []
+        for i, value in self._bound.items():
+            p = parameters[i]
+            if p.needs_sizes and p.dims[0] not in shapes.sizes and np.ndim(value) == 0:
+                later.append((i, value))
+            else:
+                values[i] = p.check(shapes, value)
+        later_defaults = {}
+        for k, i in enumerate(self._free):
+            p = parameters[i]
+            if p.default is REQUIRED:
+                continue
+            if p.needs_sizes and p.dims[0] not in shapes.sizes:
+                later_defaults[k] = p.default
+            else:
+                values[i] = p.check(shapes, p.default)
+        prepared = (shapes.sizes, shapes.origins, values, tuple(later), later_defaults)
+        self._prepared[shapes.dtype_name] = prepared
+        return prepared
+
+    def _given(self, args: tuple, kwargs: dict) -> dict[int, Any]:
+        """Slot (index into the free parameters) -> value, bound as Python binds a call."""
+        names = self._names
         if len(args) > len(names):
             raise TypeError(f"{self.name}() takes {len(names)} arguments but {len(args)} were given")
-        values = [*args, *defaults[len(args):]]
+        given = dict(enumerate(args))
         for key, value in kwargs.items():
-            try:
-                i = names.index(key)
-            except ValueError:
-                raise TypeError(f"{self.name}() got an unexpected keyword argument {key!r}") from None
-            if i < len(args):
+            if key not in names:
+                raise TypeError(f"{self.name}() got an unexpected keyword argument {key!r}")
+            k = names.index(key)
+            if k in given:
                 raise TypeError(f"{self.name}() got multiple values for argument {key!r}")
-            values[i] = value
-        missing = [n for n, v in zip(names[len(args):], values[len(args):]) if v is REQUIRED] if kwargs or len(
-            args) < len(names) else ()
+            given[k] = value
+        missing = [names[k] for k in range(self._required) if k not in given]
         if missing:
             raise TypeError(f"{self.name}() missing required argument{'s' * (len(missing) > 1)}: {', '.join(missing)}")
-        return values
+        return given
 
-    def __call__(self, *args: Any, **kwargs: Any) -> np.ndarray:
-        values = self._arguments(self._names, self._defaults, args, kwargs)
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if not kwargs:
+            # A call whose arrays have the shapes of an earlier call reuses that call's checked
+            # bound arguments and defaults: only its own arrays' dtype and layout are verified.
+            try:
+                key = (len(args), *[args[k].shape for k in self._array_slots if k < len(args)])
+                known = self._known.get(key)
+            except AttributeError:  # an argument that is not an array
+                known = None
+            if known is not None:
+                dtype, shapes, template, loops = known
+                values = template.copy()
+                parameters, free, arrays = self._parameters, self._free, self._array_slots
+                for k, value in enumerate(args):
+                    if k in arrays:
+                        flags = value.flags
+                        if type(value) is not np.ndarray or value.dtype is not dtype or not (
+                            flags.c_contiguous and flags.writeable
+                        ):
+                            break
+                        values[free[k]] = value
+                    else:
+                        values[free[k]] = parameters[free[k]].check(shapes, value)
+                else:
+                    return self.spec.body(loops, *values)
+        given = self._given(args, kwargs) if kwargs or not self._required <= len(args) <= len(self._names) else dict(
+            enumerate(args))
+        highest = self._precision
         names = self._names
-        shapes = Shapes(dtype_for(max([precision(names[i], values[i]) for i in self._arrays])))
-        checked = [p.check(shapes, v) for p, v in zip(self._parameters, values)]
-        return self.spec.body(self._loops(shapes.dtype_name), *checked)
+        for k in self._array_slots:
+            if k in given:
+                value = given[k]
+                level = _PRECISION.get(value.dtype.char) if type(value) is np.ndarray else None
+                if level is None:
+                    level = precision(names[k], value)
+                if level > highest:
+                    highest = level
+        dtype = FLOAT32 if highest == 1 else FLOAT64
+        prepared = self._prepared.get(_DTYPE_NAMES[highest == 1])
+        if prepared is None:
+            prepared = self._prepare(dtype)
+        sizes, origins, values, later, later_defaults = prepared
+        shapes = Shapes(dtype, sizes.copy(), origins.copy())
+        values = values.copy()
+        parameters, free = self._parameters, self._free
+        for k, value in given.items():
+            i = free[k]
+            values[i] = parameters[i].check(shapes, value)
+        for i, value in later:
+            values[i] = parameters[i].check(shapes, value)
+        for k, value in later_defaults.items():
+            if k not in given:
+                values[free[k]] = parameters[free[k]].check(shapes, value)
+        loops = self._loops(shapes.dtype_name)
+        if not kwargs:
+            if len(self._known) >= _KNOWN_SHAPES:
+                self._known.clear()
+            key = (len(args), *[values[free[k]].shape for k in self._array_slots if k < len(args)])
+            self._known[key] = (dtype, shapes, values, loops)
+        return self.spec.body(loops, *values)
 
-    def bind(self, **arguments: Any) -> "BoundKernel":
+    def __repr__(self) -> str:
+        bound = ", ".join(self._parameters[i].name for i in self._bound)
+        return f"<neurojit kernel {self.name} on {self.backend}{', bound: ' + bound if bound else ''}>"
+
+
+class Kernel(BoundKernel):
+    """A public kernel on a compiler's backend, nothing bound. Call it like the documented function."""
+
+    def __init__(self, resolver: select.Resolver, spec: KernelSpec):
+        super().__init__(None, {}, spec=spec, resolver=resolver)
+
+    def bind(self, **arguments: Any) -> BoundKernel:
         """This kernel with some arguments (by name) taken, checked and converted once.
 
         Returns
@@ -137,79 +255,6 @@ class Kernel:
         >>> x = step(x, u)                                                # doctest: +SKIP
         """
         return BoundKernel(self, arguments)
-
-    def __repr__(self) -> str:
-        return f"<neurojit kernel {self.name} on {self.backend}>"
-
-
-class BoundKernel:
-    """A :class:`Kernel` with some arguments bound (see :meth:`Kernel.bind`)."""
-
-    def __init__(self, kernel: Kernel, arguments: dict[str, Any]):
-        unknown = [name for name in arguments if name not in kernel._names]
-        if unknown:
-            raise TypeError(f"{kernel.name}() has no parameter {', '.join(map(repr, unknown))}; "
-                            f"its parameters are {', '.join(kernel._names)}")
-        self.kernel = kernel
-        self.name = self.__name__ = kernel.name
-        self.__doc__ = kernel.__doc__
-        parameters = kernel.spec.parameters
-        # private copies, in the caller's precision (converted per call dtype below)
-        self._bound = {i: _private(arguments[p.name]) for i, p in enumerate(parameters) if p.name in arguments}
-        self._free = tuple(i for i in range(len(parameters)) if i not in self._bound)
-        self._names = tuple(kernel._names[i] for i in self._free)
-        self._defaults = tuple(kernel._defaults[i] for i in self._free)
-        self._free_arrays = tuple(k for k, i in enumerate(self._free) if parameters[i].is_array)
-        self._precision = max([precision(kernel._names[i], v) for i, v in self._bound.items() if parameters[i].is_array],
-                              default=0)
-        self._prepared: dict[str, tuple] = {}
-        self._prepare(dtype_for(self._precision))  # bad bound arguments fail here, not at the first call
-
-    @functools.cached_property
-    def __signature__(self):
-        return self.kernel.spec.signature(exclude=tuple(self.kernel._names[i] for i in self._bound))
-
-    @property
-    def backend(self) -> str:
-        return self.kernel.backend
-
-    def _prepare(self, dtype: np.dtype) -> tuple:
-        """The bound arguments checked and converted for a call in ``dtype`` (once per dtype)."""
-        shapes = Shapes(dtype)
-        parameters = self.kernel.spec.parameters
-        values: list[Any] = [None] * len(parameters)
-        deferred = []
-        for i, value in self._bound.items():
-            p = parameters[i]
-            if p.kind == "vector" and p.dims[0] not in shapes.sizes and np.ndim(value) == 0:
-                deferred.append((i, value))  # a scalar to broadcast once the call gives its size
-            else:
-                values[i] = p.check(shapes, value)
-        prepared = (dict(shapes.sizes), values, tuple(deferred))
-        self._prepared[shapes.dtype_name] = prepared
-        return prepared
-
-    def __call__(self, *args: Any, **kwargs: Any) -> np.ndarray:
-        kernel = self.kernel
-        names = self._names
-        values = args if len(args) == len(names) and not kwargs else kernel._arguments(names, self._defaults, args, kwargs)
-        dtype = dtype_for(max([self._precision, *[precision(names[k], values[k]) for k in self._free_arrays]]))
-        prepared = self._prepared.get(_DTYPE_NAMES[dtype.itemsize == 8])
-        if prepared is None:
-            prepared = self._prepare(dtype)
-        sizes, checked, deferred = prepared
-        shapes = Shapes(dtype, dict(sizes))
-        checked = list(checked)
-        parameters = kernel._parameters
-        for i, value in zip(self._free, values):
-            checked[i] = parameters[i].check(shapes, value)
-        for i, value in deferred:
-            checked[i] = parameters[i].check(shapes, value)
-        return kernel.spec.body(kernel._loops(shapes.dtype_name), *checked)
-
-    def __repr__(self) -> str:
-        bound = ", ".join(self.kernel._names[i] for i in self._bound)
-        return f"<neurojit kernel {self.name} on {self.backend}, bound: {bound}>"
 
 
 def kernel_on(backend, name: str) -> Kernel:

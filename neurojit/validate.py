@@ -84,21 +84,23 @@ class Shapes:
     ----------
     dtype : numpy.dtype
         Every array is converted to this dtype, C-contiguous.
+    sizes, origins : dict, optional
+        Dimensions already known (a bound kernel's), and the argument each came from.
     """
 
-    def __init__(self, dtype: np.dtype, sizes: dict[str, tuple[int, str]] | None = None):
+    __slots__ = ("dtype", "dtype_name", "sizes", "origins")
+
+    def __init__(self, dtype: np.dtype, sizes: dict[str, int] | None = None, origins: dict[str, str] | None = None):
         self.dtype = dtype
         #: "float32" or "float64", the loops' dtype key (``dtype.name`` costs ~2.5 us a call)
         self.dtype_name = _DTYPE_NAMES[dtype.char]
-        #: dimension -> (size, name of the argument it was first seen in)
-        self.sizes: dict[str, tuple[int, str]] = {} if sizes is None else sizes
-
-    def size(self, dim: str) -> int:
-        return self.sizes[dim][0]
+        #: dimension -> size, and dimension -> the argument it was first seen in
+        self.sizes: dict[str, int] = {} if sizes is None else sizes
+        self.origins: dict[str, str] = {} if origins is None else origins
 
     def array(self, name: str, value: Any, dims: Sequence[str]) -> np.ndarray:
         """``value`` as a C-contiguous array of the call's dtype with the named ``dims``."""
-        array = _as_ndarray(name, value)
+        array = value if type(value) is np.ndarray and value.dtype is self.dtype else _as_ndarray(name, value)
         shape = array.shape
         if len(shape) != len(dims):
             raise ValueError(
@@ -108,15 +110,12 @@ class Shapes:
         for dim, size in zip(dims, shape):
             known = sizes.get(dim)
             if known is None:
-                sizes[dim] = (size, name)
-            elif known[0] != size:
-                known_sizes = [str(sizes[d][0]) if d in sizes else d for d in dims]
-                expected = f"({known_sizes[0]},)" if len(dims) == 1 else "(" + ", ".join(known_sizes) + ")"
-                origins = ", ".join(dict.fromkeys(
-                    f"{d} = {sizes[d][0]} from {sizes[d][1]}" for d in dims if d in sizes and sizes[d][1] != name
-                )) or "its own axes disagree"
-                raise ValueError(f"{name} must be {_layout(dims)} = {expected}, got {shape} ({origins})")
-        if array.dtype is self.dtype and array.flags.c_contiguous and array.flags.writeable:
+                sizes[dim] = size
+                self.origins[dim] = name
+            elif known != size:
+                self._mismatch(name, dims, shape)
+        flags = array.flags
+        if array.dtype is self.dtype and flags.c_contiguous and flags.writeable:
             return array  # the common case, without a call into numpy's conversion machinery
         converted = np.ascontiguousarray(array, dtype=self.dtype)
         if not converted.flags.writeable:
@@ -125,10 +124,21 @@ class Shapes:
             converted = converted.copy()
         return converted
 
+    def _mismatch(self, name: str, dims: Sequence[str], shape: tuple) -> None:
+        sizes, origins = self.sizes, self.origins
+        known = [str(sizes[d]) if d in sizes else d for d in dims]
+        expected = f"({known[0]},)" if len(dims) == 1 else "(" + ", ".join(known) + ")"
+        where = ", ".join(dict.fromkeys(
+            f"{d} = {sizes[d]} from {origins[d]}" for d in dims if d in sizes and origins[d] != name
+        )) or "its own axes disagree"
+        raise ValueError(f"{name} must be {_layout(dims)} = {expected}, got {shape} ({where})")
+
     def vector_or_scalar(self, name: str, value: Any, dim: str) -> np.ndarray:
         """A length-``dim`` vector, broadcasting a scalar (``dim`` must already be known)."""
-        if isinstance(value, numbers.Real) or (isinstance(value, np.ndarray) and value.ndim == 0):
-            return np.full(self.size(dim), self.scalar(name, finite_scalar(name, value)), dtype=self.dtype)
+        if type(value) is not np.ndarray and isinstance(value, numbers.Real) or (
+            isinstance(value, np.ndarray) and value.ndim == 0
+        ):
+            return np.full(self.sizes[dim], self.scalar(name, finite_scalar(name, value)), dtype=self.dtype)
         return self.array(name, value, (dim,))
 
     def scalar(self, name: str, value: float) -> np.generic:

@@ -12,16 +12,12 @@ import numpy as np
 
 from reference import REFERENCES, SPIKING, tolerance
 
-KERNELS = (
-    "spike_processing",
-    "reservoir_update",
-    "convolution",
-    "matrix_multiply",
-    "lif_network_run",
-    "reservoir_run",
-)
+from neurojit.operations import KERNELS as DECLARED
 
+#: the public kernels, from their declarations (each needs a reference and a case below)
+KERNELS = tuple(name for name, spec in DECLARED.items() if spec.public)
 
+#: the seed API's JITCompiler method of each kernel (written out: the names users call)
 METHODS = {
     "spike_processing": "compile_spike_processing_kernel",
     "reservoir_update": "compile_reservoir_update_kernel",
@@ -31,9 +27,10 @@ METHODS = {
     "reservoir_run": "compile_reservoir_run_kernel",
 }
 
+
 def kernel_of(compiler, name):
     """The compiled public kernel ``name`` of ``compiler``."""
-    return getattr(compiler, METHODS[name])()
+    return compiler.kernel(name)
 
 
 def spike_array(rng, shape, density, dtype):

@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 
 import neurojit
+from cases import KERNELS, METHODS
+from reference import REFERENCES
 from neurojit import JITCompiler, JITConfig, bench, cli, compiler as compiler_module, operations
 from neurojit.backends import python
 from neurojit.declare import REQUIRED
@@ -20,23 +22,16 @@ from neurojit.kernels import signatures
 PACKAGE = Path(neurojit.__file__).parent
 PUBLIC = [name for name, spec in operations.KERNELS.items() if spec.public]
 
-#: public kernel -> its JITCompiler method (the seed's names, not all derived from the kernel's)
-COMPILE_METHODS = {
-    "spike_processing": "compile_spike_processing_kernel",
-    "reservoir_update": "compile_reservoir_update_kernel",
-    "convolution": "compile_convolution_kernel",
-    "matrix_multiply": "compile_matrix_multiply_kernel",
-    "lif_network_run": "compile_lif_network_kernel",
-    "reservoir_run": "compile_reservoir_run_kernel",
-}
 
+def test_every_public_kernel_has_a_reference_and_test_cases():
+    assert sorted(REFERENCES) == sorted(KERNELS) == sorted(PUBLIC)
 
 def test_every_public_kernel_has_its_public_names():
-    assert sorted(COMPILE_METHODS) == sorted(PUBLIC)
+    assert sorted(METHODS) == sorted(PUBLIC)
     compiler = JITCompiler(JITConfig(backend="python"))
     for name in PUBLIC:
         spec = operations.KERNELS[name]
-        kernel = getattr(compiler, COMPILE_METHODS[name])()
+        kernel = getattr(compiler, METHODS[name])()
         assert kernel.name == name and kernel is compiler.kernel(name)
         assert inspect.signature(kernel) == spec.signature()
         global_function = getattr(neurojit, f"jit_{name}")
@@ -141,7 +136,7 @@ def test_public_kernel_names_are_plain_definitions():
     source = (PACKAGE / "compiler.py").read_text()
     for name in PUBLIC:
         assert f"jit_{name} = GlobalKernel({name!r})".replace("'", '"') in source
-        assert f"{COMPILE_METHODS[name]} = _compile_method(" in source
+        assert f"{METHODS[name]} = _compile_method(" in source
 
 
 # -- bound kernels (API.md section 6) ---------------------------------------------------
