@@ -224,7 +224,10 @@ class BoundKernel:
             if len(self._known) >= _KNOWN_SHAPES:
                 self._known.clear()
             key = (len(args), *[values[free[k]].shape for k in self._array_slots if k < len(args)])
-            self._known[key] = (dtype, shapes, values, loops)
+            template = values.copy()
+            for k in range(len(args)):
+                template[free[k]] = None  # filled by each call; the cache keeps none of the caller's arrays
+            self._known[key] = (dtype, shapes, template, loops)
         return self.spec.body(loops, *values)
 
     def __repr__(self) -> str:
