@@ -120,6 +120,12 @@ def load_kernels() -> tuple[ModuleType, dict]:
         sys.modules[_KERNELS_PACKAGE] = package
         spec.loader.exec_module(package)
     signatures = importlib.import_module(f"{_KERNELS_PACKAGE}.signatures")
+    import numba
+
+    for declaration in signatures.LOOPS.values():
+        # the helpers a loop calls are compiled for inlining into it (plain Python otherwise)
+        for helper in declaration.calls:
+            declaration.function.__globals__[helper.__name__] = numba.njit(inline="always")(helper)
     return signatures, {name: declaration.function for name, declaration in signatures.LOOPS.items()}
 
 

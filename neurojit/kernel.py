@@ -19,8 +19,8 @@ from .declare import REQUIRED, KernelSpec
 from .operations import KERNELS
 from .validate import FLOAT32, FLOAT64, Shapes, dtype_for, precision
 
-_KNOWN_SHAPES = 8  # call shapes remembered per kernel
-_DTYPE_NAMES = ("float64", "float32")  # indexed by "is the call float32"
+_DTYPE_NAMES = ("float64", "float32")
+_C_CONTIGUOUS_WRITEABLE = 0x1 | 0x400  # NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_WRITEABLE (numpy's flags.num bits)  # indexed by "is the call float32"
 #: dtype character -> its part in choosing the call's dtype (see validate.precision)
 _PRECISION = {"e": 1, "f": 1, "d": 2, "g": 2, "?": 0, "b": 0, "B": 0, "h": 0, "H": 0, "i": 0, "I": 0,
               "l": 0, "L": 0, "q": 0, "Q": 0}
@@ -101,8 +101,10 @@ class BoundKernel:
         )
         self._prepared: dict[str, tuple] = {}
         self._prepare(dtype_for(self._precision))  # bad bound arguments fail here, not at the first call
-        #: (number of arguments, shapes of the array arguments) -> (dtype, Shapes, checked values, loops)
-        self._known: dict[tuple, tuple] = {}
+        #: the previous positional call: (number of arguments, array slots, their shapes, other
+        #: slots, dtype, Shapes, checked values without the call's own, loops)
+        self._last: tuple | None = None
+        self._body = spec.body
 
     @functools.cached_property
     def __signature__(self):
@@ -167,30 +169,26 @@ class BoundKernel:
         return given
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if not kwargs:
-            # A call whose arrays have the shapes of an earlier call reuses that call's checked
-            # bound arguments and defaults: only its own arrays' dtype and layout are verified.
-            try:
-                key = (len(args), *[args[k].shape for k in self._array_slots if k < len(args)])
-                known = self._known.get(key)
-            except AttributeError:  # an argument that is not an array
-                known = None
-            if known is not None:
-                dtype, shapes, template, loops = known
-                values = template.copy()
-                parameters, free, arrays = self._parameters, self._free, self._array_slots
-                for k, value in enumerate(args):
-                    if k in arrays:
-                        flags = value.flags
-                        if type(value) is not np.ndarray or value.dtype is not dtype or not (
-                            flags.c_contiguous and flags.writeable
-                        ):
-                            break
-                        values[free[k]] = value
-                    else:
-                        values[free[k]] = parameters[free[k]].check(shapes, value)
-                else:
-                    return self.spec.body(loops, *values)
+        last = self._last
+        if last is not None and not kwargs and len(args) == last[0]:
+            # A call like the previous one (same number of arguments, arrays of the same shapes,
+            # dtype and layout) reuses its checked bound arguments and defaults.
+            _, array_slots, expected, scalar_slots, dtype, shapes, values, loops = last
+            values = values.copy()
+            free = self._free
+            for k, shape in zip(array_slots, expected):
+                value = args[k]
+                if type(value) is not np.ndarray or value.dtype is not dtype or value.shape != shape or (
+                    value.flags.num & _C_CONTIGUOUS_WRITEABLE != _C_CONTIGUOUS_WRITEABLE
+                ):
+                    break
+                values[free[k]] = value
+            else:
+                parameters = self._parameters
+                for k in scalar_slots:
+                    i = free[k]
+                    values[i] = parameters[i].check(shapes, args[k])
+                return self._body(loops, *values)
         given = self._given(args, kwargs) if kwargs or not self._required <= len(args) <= len(self._names) else dict(
             enumerate(args))
         highest = self._precision
@@ -221,14 +219,14 @@ class BoundKernel:
                 values[free[k]] = parameters[free[k]].check(shapes, value)
         loops = self._loops(shapes.dtype_name)
         if not kwargs:
-            if len(self._known) >= _KNOWN_SHAPES:
-                self._known.clear()
-            key = (len(args), *[values[free[k]].shape for k in self._array_slots if k < len(args)])
+            n = len(args)
+            array_slots = tuple(k for k in self._array_slots if k < n)
             template = values.copy()
-            for k in range(len(args)):
-                template[free[k]] = None  # filled by each call; the cache keeps none of the caller's arrays
-            self._known[key] = (dtype, shapes, template, loops)
-        return self.spec.body(loops, *values)
+            for k in range(n):
+                template[free[k]] = None  # filled by each call: nothing keeps the caller's arrays
+            self._last = (n, array_slots, tuple(values[free[k]].shape for k in array_slots),
+                          tuple(k for k in range(n) if k not in array_slots), dtype, shapes, template, loops)
+        return self._body(loops, *values)
 
     def __repr__(self) -> str:
         bound = ", ".join(self._parameters[i].name for i in self._bound)

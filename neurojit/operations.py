@@ -158,8 +158,9 @@ _DENSE_ROWS = {dtype: (np.empty(0, np.int64), np.empty(0, np.uint32), np.empty(0
 def _run_reservoir(loops, inputs, w_in, w_res, bias, leak_rate, states, out) -> None:
     """The reservoir loop over validated ``inputs[B, T, I]``, with ``w_res`` compressed where it pays
     (compiled loops only: NumPy's product is BLAS on the dense matrix)."""
-    if "reservoir_run" in loops.native:
-        compressed = _compressed_rows(w_res, out.shape[0] * out.shape[1], inputs, w_in, bias, states)
+    steps = out.shape[0] * out.shape[1]
+    if steps >= SPARSE_RESERVOIR_MIN_STEPS and "reservoir_run" in loops.native:
+        compressed = _compressed_rows(w_res, steps, inputs, w_in, bias, states)
     else:
         compressed = _DENSE_ROWS[out.dtype.type]
     loops.reservoir_run(inputs, w_in, w_res, *compressed, bias, leak_rate, states, out)
@@ -270,7 +271,8 @@ def matrix_multiply(loops, a, b) -> np.ndarray:
     With NumPy loops only there is no event-driven product, so there is no scan either.
     """
     # a first entry other than 0 or 1 settles it without the scan (dense input's usual case)
-    if "binary_matmul" in loops.native and a.size and a.item(0) in (0, 1) and b.shape[1]:
+    first = a.item(0) if a.size else 0.5
+    if (first == 0.0 or first == 1.0) and "binary_matmul" in loops.native and b.shape[1]:
         nonzeros = loops.binary_nonzeros(a)
         # the row sums skip the rows of b that a does not select: exact only when b is finite
         # (in a @ b, 0 * inf and 0 * NaN are NaN)

@@ -233,3 +233,27 @@ def test_lif_state_carries_over_between_chunks(compiler, rng):
 
 def test_compile_methods_come_from_one_helper():
     assert compiler_module.JITCompiler.compile_lif_network_kernel.__doc__.startswith("The ``lif_network_run`` kernel")
+
+
+def test_a_call_like_the_previous_one_checks_its_own_arrays_again(compiler, rng):
+    """The shortcut for repeated calls (same shapes) still converts, copies and rejects as a first call would."""
+    kernel = compiler.compile_matrix_multiply_kernel()
+    a, b = rng.standard_normal((4, 6)), rng.standard_normal((6, 3))
+    np.testing.assert_allclose(kernel(a, b), a @ b)
+    np.testing.assert_allclose(kernel(a, b), a @ b)  # the shortcut
+    fortran, readonly = np.asfortranarray(a), a.copy()
+    readonly.flags.writeable = False
+    for other in (fortran, readonly, a.astype(np.float32), (a > 0).astype(np.int8), a[:, ::-1].copy()):
+        np.testing.assert_allclose(kernel(other, b), np.asarray(other, np.float64) @ b, rtol=1e-6)
+    with pytest.raises(ValueError, match=r"a must be \(M, K\)"):
+        kernel(rng.standard_normal((4, 5)), b)
+    with pytest.raises(TypeError, match="a must hold real numbers"):
+        kernel(a.astype(complex), b)
+    assert kernel(a, b).dtype == np.float64 and kernel(a.astype(np.float32), b.astype(np.float32)).dtype == np.float32
+    step = compiler.compile_reservoir_update_kernel().bind(input_weights=np.ones((2, 3)), reservoir_weights=np.eye(3))
+    x, u = np.zeros((1, 3)), np.ones((1, 2))
+    first = step(x, u, 0.5)
+    np.testing.assert_array_equal(step(x, u, 0.5), first)
+    with pytest.raises(ValueError, match="leak_rate"):
+        step(x, u, 1.5)  # the scalar is checked on every call
+    np.testing.assert_array_equal(step(x, u, 1.0), np.tanh(np.full((1, 3), 2.0)))

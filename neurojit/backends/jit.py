@@ -73,6 +73,17 @@ def _loop_source(loop: str) -> Callable:
     return signatures.LOOPS[loop].function
 
 
+_inlined_functions: dict[Callable, Callable] = {}
+
+
+def _inlined(function: Callable) -> Callable:
+    """``function`` (a helper a loop calls) as a numba function inlined into its callers."""
+    compiled = _inlined_functions.get(function)
+    if compiled is None:
+        compiled = _inlined_functions.setdefault(function, numba.njit(inline="always")(function))
+    return compiled
+
+
 def options_tag(fastmath: bool, parallel: bool) -> str:
     """Short text naming the compile options, part of every cache key."""
     return f"{'parallel' if parallel else 'serial'}-{'fastmath' if fastmath else 'ieee'}"
@@ -127,6 +138,8 @@ def entry_key(source: Callable, loop: str, dtype: str, tag: str, cpu: tuple) -> 
         "neurojit", cache.__version__, "numba", NUMBA_VERSION, "python", tuple(sys.version_info[:2]),
         loop, dtype, signatures.signature(loop, dtype), tag,
         _file_digest(source.__code__.co_filename), code_fingerprint(source), cpu,
+        # the functions it inlines (their files and code)
+        tuple((_file_digest(f.__code__.co_filename), code_fingerprint(f)) for f in signatures.LOOPS[loop].calls),
     )
 
 
@@ -375,9 +388,11 @@ class JITBackend:
         # Only loops declared with a prange form are compiled parallel (others would warn and gain nothing).
         parallel = self.parallel and signatures.LOOPS[loop].parallel
         # A private copy whose globals see numba.prange and PARALLEL (the loop module keeps
-        # ``range`` and False, so the plain-Python and AOT builds run the serial path).
+        # ``range`` and False, so the plain-Python and AOT builds run the serial path) and the
+        # functions it calls compiled for inlining.
+        inlined = {f.__name__: _inlined(f) for f in signatures.LOOPS[loop].calls}
         func = types.FunctionType(
-            source.__code__, dict(source.__globals__, prange=numba.prange, PARALLEL=parallel),
+            source.__code__, dict(source.__globals__, prange=numba.prange, PARALLEL=parallel, **inlined),
             source.__name__, source.__defaults__,
         )
         tag = options_tag(self.fastmath, parallel)

@@ -39,6 +39,10 @@ class Loop:
     cost : (float, float)
         Compile seconds of the loop's first dtype in a process and of each further one, on
         one core of an x86-64 server; only their proportions matter (warm-up balancing).
+    calls : tuple of callable
+        Functions of this package the loop calls (e.g. :func:`.mathfn.tanh`): compiled with
+        it and inlined (``numba.njit(inline="always")``) by the JIT backend and the AOT
+        build, called as they are in plain Python.
     **types : str
         Every argument, in the function's order, with its numba type (``{t}`` = float type).
     """
@@ -51,6 +55,7 @@ class Loop:
         batch: tuple[str, ...] = (),
         parallel: bool = False,
         cost: tuple[float, float] = (0.5, 0.4),
+        calls: tuple[Callable, ...] = (),
         **types: str,
     ):
         code = function.__code__
@@ -71,6 +76,10 @@ class Loop:
         self.batch_positions: tuple[int, ...] = tuple(arguments.index(name) for name in batch)
         self.parallel = parallel
         self.cost = cost
+        self.calls = calls
+        missing = [f.__name__ for f in calls if function.__globals__.get(f.__name__) is not f]
+        if missing:
+            raise TypeError(f"{self.name}: calls {missing} are not the functions of those names the loop sees")
 
     def signature(self, dtype: str) -> str:
         """numba signature string for ``dtype`` ("float32" or "float64")."""
