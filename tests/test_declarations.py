@@ -245,7 +245,7 @@ def test_a_call_like_the_previous_one_checks_its_own_arrays_again(compiler, rng)
     readonly.flags.writeable = False
     for other in (fortran, readonly, a.astype(np.float32), (a > 0).astype(np.int8), a[:, ::-1].copy()):
         np.testing.assert_allclose(kernel(other, b), np.asarray(other, np.float64) @ b, rtol=1e-6)
-    with pytest.raises(ValueError, match=r"a must be \(M, K\)"):
+    with pytest.raises(ValueError, match=r"b must be \(K, N\) = \(5, N\), got \(6, 3\) \(K = 5 from a\)"):
         kernel(rng.standard_normal((4, 5)), b)
     with pytest.raises(TypeError, match="a must hold real numbers"):
         kernel(a.astype(complex), b)
