@@ -25,6 +25,8 @@ import numpy as np
 _REAL_KINDS = "biuf"  # bool, signed, unsigned, floating
 FLOAT32, FLOAT64 = np.dtype(np.float32), np.dtype(np.float64)
 _DTYPE_NAMES = {"f": "float32", "d": "float64"}
+#: 2**128 - 2**103: the smallest magnitude that rounds to inf in float32
+_FLOAT32_OVERFLOW = 3.4028235677973366e38
 
 
 def _as_ndarray(name: str, value: Any) -> np.ndarray:
@@ -143,10 +145,9 @@ class Shapes:
 
     def scalar(self, name: str, value: float) -> np.generic:
         """A validated Python float as a scalar of the call's dtype, still finite there."""
-        converted = self.dtype.type(value)
-        if not math.isfinite(converted):
-            raise ValueError(f"{name} = {value} is out of the range of {self.dtype_name}")
-        return converted
+        if self.dtype is FLOAT32 and not -_FLOAT32_OVERFLOW < value < _FLOAT32_OVERFLOW:
+            raise ValueError(f"{name} = {value} is out of the range of float32 (the call's dtype)")
+        return self.dtype.type(value)
 
 
 def finite_scalar(name: str, value: Any, *, positive: bool = False) -> float:

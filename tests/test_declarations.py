@@ -257,3 +257,14 @@ def test_a_call_like_the_previous_one_checks_its_own_arrays_again(compiler, rng)
     with pytest.raises(ValueError, match="leak_rate"):
         step(x, u, 1.5)  # the scalar is checked on every call
     np.testing.assert_array_equal(step(x, u, 1.0), np.tanh(np.full((1, 3), 2.0)))
+
+
+@pytest.mark.parametrize("v_reset", [-1e39, 3.41e38])
+def test_a_scalar_beyond_float32_is_refused_in_a_float32_call(compiler, v_reset):
+    kernel = compiler.compile_spike_processing_kernel()
+    spikes, weights = np.zeros((1, 2, 3), np.float32), np.zeros((3, 3), np.float32)
+    with pytest.raises(ValueError, match="v_reset = .* is out of the range of float32"):
+        kernel(spikes, weights, 0.5, 1e-3, v_reset=v_reset)
+    assert kernel(spikes.astype(np.float64), weights, 0.5, 1e-3, v_reset=v_reset).dtype == np.float64
+    with pytest.raises(ValueError, match="dt must be finite, got an integer of"):
+        kernel(spikes, weights, 0.5, 10**400)
