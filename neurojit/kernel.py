@@ -43,11 +43,14 @@ class Loops:
     ----------
     native : frozenset of str
         The loops that run compiled code (the others are NumPy twins).
+    threads : int
+        Threads one call of a loop spreads over (batch split or prange), at least 1.
     """
 
     def __init__(self, resolver: select.Resolver, kernel: str, dtype: str, names: tuple[str, ...]):
         self._resolver, self._kernel, self._dtype = resolver, kernel, dtype
         self.native = frozenset(names) if resolver.backend.native else frozenset()
+        self.threads = max(1, getattr(resolver.backend, "threads", 1))
 
     def __getattr__(self, name: str) -> Callable:  # only for loops not resolved yet
         if name.startswith("_"):

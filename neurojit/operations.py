@@ -28,6 +28,35 @@ SPARSE_RESERVOIR_DENSITY = 0.25
 SPARSE_RESERVOIR_MIN_STEPS = 32
 
 
+#: Work (multiply-adds, counted as if every input spiked) one native call does per thread at
+#: most, about 0.05-0.2 s: a long call is cut into pieces along the batch, and a long single
+#: row along time (the stateful loops carry their state over), so that Python - and Ctrl-C -
+#: gets control back within a fraction of a second. The pieces give the results of one call.
+CALL_WORK = 1e8
+
+
+def _pieces(loops, loop: str, batch: int, steps: int, work_per_step: float):
+    """``(b0, b1, t0, t1)`` blocks covering a ``(batch, steps)`` call of ``loop``, each about
+    ``CALL_WORK`` per thread of the backend.
+
+    Several rows are cut into groups of whole rows (at least one per thread, so every core
+    stays busy); a single row is cut along time (its slices stay C-contiguous). NumPy twins
+    return to Python at every step anyway: one block.
+    """
+    threads = loops.threads
+    work = steps * max(work_per_step, 1.0)
+    if work * batch <= CALL_WORK * threads or loop not in loops.native:
+        yield 0, batch, 0, steps
+    elif batch > 1:
+        rows = max(threads, int(CALL_WORK * threads // work))
+        for b0 in range(0, batch, rows):
+            yield b0, min(batch, b0 + rows), 0, steps
+    else:
+        span = max(1, int(CALL_WORK // max(work_per_step, 1.0)))
+        for t0 in range(0, steps, span):
+            yield 0, 1, t0, min(steps, t0 + span)
+
+
 def _decay(dtype: np.dtype, dt: float, tau: float):
     """``exp(-dt / tau)`` computed in double precision, then in the call's dtype."""
     return dtype.type(math.exp(-dt / tau))
@@ -36,8 +65,12 @@ def _decay(dtype: np.dtype, dt: float, tau: float):
 def _lif(loops, spikes, input_weights, recurrent_weights, recurrent, thresholds, dt, tau, v_reset, v, fired):
     out = np.empty(spikes.shape[:2] + thresholds.shape, thresholds.dtype)
     if out.size:
-        loops.lif_run(spikes, input_weights, recurrent_weights, recurrent, thresholds,
-                      _decay(thresholds.dtype, dt, tau), v_reset, v, fired, out)
+        decay = _decay(thresholds.dtype, dt, tau)
+        batch, steps, n_inputs = spikes.shape
+        n = thresholds.shape[0]
+        for b0, b1, t0, t1 in _pieces(loops, "lif_run", batch, steps, n * (n_inputs + n * recurrent)):
+            loops.lif_run(spikes[b0:b1, t0:t1], input_weights, recurrent_weights, recurrent, thresholds,
+                          decay, v_reset, v[b0:b1], fired[b0:b1], out[b0:b1, t0:t1])
     return out
 
 
@@ -158,12 +191,17 @@ _DENSE_ROWS = {dtype: (np.empty(0, np.int64), np.empty(0, np.uint32), np.empty(0
 def _run_reservoir(loops, inputs, w_in, w_res, bias, leak_rate, states, out) -> None:
     """The reservoir loop over validated ``inputs[B, T, I]``, with ``w_res`` compressed where it pays
     (compiled loops only: NumPy's product is BLAS on the dense matrix)."""
-    steps = out.shape[0] * out.shape[1]
-    if steps >= SPARSE_RESERVOIR_MIN_STEPS and "reservoir_run" in loops.native:
-        compressed = _compressed_rows(w_res, steps, inputs, w_in, bias, states)
+    batch, steps, n_inputs = inputs.shape
+    if batch * steps >= SPARSE_RESERVOIR_MIN_STEPS and "reservoir_run" in loops.native:
+        compressed = _compressed_rows(w_res, batch * steps, inputs, w_in, bias, states)
     else:
         compressed = _DENSE_ROWS[out.dtype.type]
-    loops.reservoir_run(inputs, w_in, w_res, *compressed, bias, leak_rate, states, out)
+    n = w_res.shape[0]
+    work = n * n_inputs + (compressed[1].size if compressed[0].size else n * n)
+    for b0, b1, t0, t1 in _pieces(loops, "reservoir_run", batch, steps, work):
+        # a piece after the first in time starts from the state its predecessor left
+        start = states[b0:b1] if t0 == 0 else out[b0:b1, t0 - 1].copy()
+        loops.reservoir_run(inputs[b0:b1, t0:t1], w_in, w_res, *compressed, bias, leak_rate, start, out[b0:b1, t0:t1])
 
 
 def reservoir_run(loops, inputs, input_weights, reservoir_weights, initial_states, leak_rate, bias) -> np.ndarray:
@@ -246,7 +284,16 @@ def convolution(loops, spike_trains, kernel) -> np.ndarray:
         raise ValueError("kernel must hold finite numbers (a non-finite tap times a silent step is undefined)")
     out = np.empty(spike_trains.shape, spike_trains.dtype)
     if out.size:
-        loops.causal_convolution(spike_trains, kernel, out)
+        batch, steps, n = spike_trains.shape
+        taps = kernel.shape[0]
+        for b0, b1, t0, t1 in _pieces(loops, "causal_convolution", batch, steps, n * taps):
+            if t0 == 0:
+                loops.causal_convolution(spike_trains[b0:b1, :t1], kernel, out[b0:b1, :t1])
+            else:  # a later piece of one long row: recompute from the taps' reach back, keep its own steps
+                lead = min(t0, taps - 1)
+                window = np.empty((1, t1 - t0 + lead, n), out.dtype)
+                loops.causal_convolution(spike_trains[b0:b1, t0 - lead:t1], kernel, window)
+                out[b0:b1, t0:t1] = window[:, lead:]
     return out
 
 
@@ -278,7 +325,8 @@ def matrix_multiply(loops, a, b) -> np.ndarray:
         # (in a @ b, 0 * inf and 0 * NaN are NaN)
         if 0 <= nonzeros <= SPARSE_MATMUL_DENSITY * a.size and np.isfinite(b).all():
             out = np.empty((a.shape[0], b.shape[1]), b.dtype)
-            loops.binary_matmul(a, b, out)
+            for m0, m1, _, _ in _pieces(loops, "binary_matmul", a.shape[0], 1, a.shape[1] * b.shape[1]):
+                loops.binary_matmul(a[m0:m1], b, out[m0:m1])
             return out
     return np.matmul(a, b)
 

@@ -268,3 +268,21 @@ def test_a_scalar_beyond_float32_is_refused_in_a_float32_call(compiler, v_reset)
     assert kernel(spikes.astype(np.float64), weights, 0.5, 1e-3, v_reset=v_reset).dtype == np.float64
     with pytest.raises(ValueError, match="dt must be finite, got an integer of"):
         kernel(spikes, weights, 0.5, 10**400)
+
+
+@pytest.mark.parametrize("name", PUBLIC)
+def test_calls_cut_into_pieces_give_the_same_results(compiler, name, monkeypatch):
+    """Long calls are cut along the batch, and one long row along time, so that Ctrl-C is
+    answered between pieces: the results are those of one call, bit for bit."""
+    arguments = _inputs(name, np.float64, seed=3)
+    if name == "matrix_multiply":
+        arguments["a"] = (np.random.default_rng(1).random((12, 12)) < 0.05).astype(float)
+    expected = compiler.kernel(name)(**arguments)
+    monkeypatch.setattr(operations, "CALL_WORK", 50.0)  # pieces of a few steps
+    np.testing.assert_array_equal(compiler.kernel(name)(**arguments), expected)
+    single_row = {k: (v[:1] if isinstance(v, np.ndarray) and v.ndim >= 2 and k in ("spike_trains", "input_spikes",
+                  "inputs", "initial_states", "states") else v) for k, v in arguments.items()}
+    monkeypatch.setattr(operations, "CALL_WORK", 1e8)
+    expected_row = compiler.kernel(name)(**single_row)
+    monkeypatch.setattr(operations, "CALL_WORK", 50.0)
+    np.testing.assert_array_equal(compiler.kernel(name)(**single_row), expected_row)

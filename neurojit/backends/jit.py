@@ -320,6 +320,8 @@ class JITBackend:
             raise RuntimeError(f"numba is not available ({IMPORT_ERROR})")
         self.fastmath = fastmath
         self.parallel = parallel
+        #: threads a parallel loop spreads over (numba's pool), 1 for serial loops
+        self.threads = numba.config.NUMBA_NUM_THREADS if parallel else 1
         self.cache_directory = os.path.abspath(cache_directory) if cache_directory is not None else None
         self.max_cache_size = max_cache_size
         self.tag = options_tag(fastmath, parallel)
