@@ -198,10 +198,14 @@ def _run_reservoir(loops, inputs, w_in, w_res, bias, leak_rate, states, out) -> 
         compressed = _DENSE_ROWS[out.dtype.type]
     n = w_res.shape[0]
     work = n * n_inputs + (compressed[1].size if compressed[0].size else n * n)
+    # zero inputs skip their rows only where that is exact (finite input weights), and only in
+    # sequences, where the check is paid once for many steps
+    skip_inputs = steps > 1 and bool(np.isfinite(w_in).all())
     for b0, b1, t0, t1 in _pieces(loops, "reservoir_run", batch, steps, work):
         # a piece after the first in time starts from the state its predecessor left
         start = states[b0:b1] if t0 == 0 else out[b0:b1, t0 - 1].copy()
-        loops.reservoir_run(inputs[b0:b1, t0:t1], w_in, w_res, *compressed, bias, leak_rate, start, out[b0:b1, t0:t1])
+        loops.reservoir_run(inputs[b0:b1, t0:t1], w_in, w_res, *compressed, bias, leak_rate, start, skip_inputs,
+                            out[b0:b1, t0:t1])
 
 
 def reservoir_run(loops, inputs, input_weights, reservoir_weights, initial_states, leak_rate, bias) -> np.ndarray:

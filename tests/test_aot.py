@@ -163,7 +163,7 @@ def _loop_inputs(loop: str, dtype, rng, scale: int = 1):
         w[rng.random((n, n)) < 0.8] = 0  # sparse: the compressed (CSR) form of w.T is passed too
         csr = operations._compressed_rows(w, operations.SPARSE_RESERVOIR_MIN_STEPS)
         assert csr[0].size, "the case must exercise the compressed form"
-        args = (inputs, w_in, w, *csr, rng.standard_normal(n).astype(dtype), f(0.3), np.zeros((2, n), dtype))
+        args = (inputs, w_in, w, *csr, rng.standard_normal(n).astype(dtype), f(0.3), np.zeros((2, n), dtype), True)
         return args, np.empty((2, inputs.shape[1], n), dtype)
     if loop == "causal_convolution":
         spikes = (rng.random((2, 100 * scale, 40 * scale)) < 0.3).astype(dtype)

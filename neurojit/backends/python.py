@@ -39,7 +39,9 @@ def lif_run(spikes, input_weights, recurrent_weights, recurrent, thresholds, dec
         fired[...] = out[:, -1]
 
 
-def reservoir_run(inputs, input_weights, reservoir_weights, w_ptr, w_idx, w_val, bias, leak_rate, initial_states, out):
+def reservoir_run(
+    inputs, input_weights, reservoir_weights, w_ptr, w_idx, w_val, bias, leak_rate, initial_states, skip_inputs, out
+):
     # The input drive does not depend on the state: one matrix product for all steps.
     # The CSR form of a sparse reservoir (w_ptr, ...) is not used: BLAS on the dense
     # matrix is the fastest product NumPy has.

@@ -9,9 +9,12 @@ Per batch row ``b`` and step ``t``::
 ``tanh`` is :func:`.mathfn.tanh` (within 2 ulp of ``numpy.tanh``; no libm call, so the
 state update vectorises).
 
-Both products are accumulated row by row (``pre += u_j * W[j, :]``), skipping rows
-whose coefficient is zero, so binary spike inputs cost in proportion to the spikes and
-the inner loop runs over contiguous memory.
+Both products are accumulated row by row (``pre += u_j * W[j, :]``), so the inner loop runs
+over contiguous memory. With ``skip_inputs`` the input rows of zero inputs are skipped, so
+binary spike inputs cost in proportion to the spikes; the caller sets it only when
+``input_weights`` is finite (a skipped ``0 * inf`` would be NaN in the equation). The
+recurrent rows are never skipped: ``x @ reservoir_weights`` is the equation's product,
+NaN and inf included.
 
 Sparse reservoirs (the usual ESN has 1-10 % connectivity): when ``w_ptr`` is not empty,
 the recurrent product reads ``reservoir_weights`` in compressed form instead, the CSR
@@ -44,7 +47,9 @@ BLOCK = 128  # units per parallel work item when there is one batch row
 MIN_BLOCKED = 512  # below this a parallel launch per time step costs more than it saves
 
 
-def reservoir_run(inputs, input_weights, reservoir_weights, w_ptr, w_idx, w_val, bias, leak_rate, initial_states, out):
+def reservoir_run(
+    inputs, input_weights, reservoir_weights, w_ptr, w_idx, w_val, bias, leak_rate, initial_states, skip_inputs, out
+):
     """Run the reservoir over ``inputs[B, T, I]`` from ``initial_states[B, N]``; write ``out[B, T, N]``.
 
     ``w_ptr``, ``w_idx``, ``w_val``: CSR form of ``reservoir_weights.T``, or all empty (dense rows).
@@ -62,7 +67,7 @@ def reservoir_run(inputs, input_weights, reservoir_weights, w_ptr, w_idx, w_val,
             drive[:] = bias
             for j in range(n_inputs):
                 u = inputs[0, t, j]
-                if u != 0:
+                if u != 0 or not skip_inputs:
                     for i in range(n_units):
                         drive[i] += u * input_weights[j, i]
             for block in prange(n_blocks):
@@ -81,7 +86,7 @@ def reservoir_run(inputs, input_weights, reservoir_weights, w_ptr, w_idx, w_val,
             pre[:] = bias
             for j in range(n_inputs):
                 u = inputs[b, t, j]
-                if u != 0:
+                if u != 0 or not skip_inputs:
                     for i in range(n_units):
                         pre[i] += u * input_weights[j, i]
             if sparse:
@@ -93,9 +98,8 @@ def reservoir_run(inputs, input_weights, reservoir_weights, w_ptr, w_idx, w_val,
             else:
                 for j in range(n_units):
                     s = x[j]
-                    if s != 0:
-                        for i in range(n_units):
-                            pre[i] += s * reservoir_weights[j, i]
+                    for i in range(n_units):
+                        pre[i] += s * reservoir_weights[j, i]
             for i in range(n_units):
                 x[i] = retain * x[i] + leak_rate * tanh(pre[i])
                 out[b, t, i] = x[i]
@@ -105,7 +109,7 @@ LOOPS = (
     Loop(
         reservoir_run,
         inputs=ARRAY3, input_weights=ARRAY2, reservoir_weights=ARRAY2, w_ptr="i8[::1]", w_idx="u4[::1]",
-        w_val=ARRAY1, bias=ARRAY1, leak_rate=SCALAR, initial_states=ARRAY2, out=ARRAY3,
+        w_val=ARRAY1, bias=ARRAY1, leak_rate=SCALAR, initial_states=ARRAY2, skip_inputs="b1", out=ARRAY3,
         batch=("inputs", "initial_states", "out"), parallel=True, cost=(2.4, 0.9), calls=(tanh,),
     ),
 )
