@@ -22,11 +22,18 @@ Thread safety of parallel loops: numba's ``workqueue`` threading layer aborts th
 process when two threads launch parallel loops at the same time. When that layer is the
 one in use, neurojit serialises the launches of its own parallel loops with one lock;
 numba's settings are never changed.
+
+Fork safety of parallel loops: a process forked after numba's threading layer has started
+(GNU OpenMP kills such a child at its first parallel launch, and no layer's worker threads
+survive a fork) never launches a parallel loop. There each parallel loop runs its serial
+compile instead (compiled or loaded from the disk cache on first use in that process),
+which gives the same numbers.
 """
 
 from __future__ import annotations
 
 import collections
+import functools
 import hashlib
 import importlib
 import json
@@ -259,16 +266,39 @@ def _launch_needs_lock() -> bool:
     return _threading_layer == "workqueue"
 
 
+#: True in a process forked after numba's threading layer had started: no parallel launches here.
+_forked_after_launch = False
+
+
+def _after_fork_in_child() -> None:
+    global _forked_after_launch
+    if _forked_after_launch or not NUMBA_AVAILABLE:
+        return
+    try:
+        numba.threading_layer()  # raises ValueError until a parallel loop has been launched
+    except ValueError:
+        return
+    _forked_after_launch = True
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 class ParallelLoop:
-    """A compiled parallel loop whose launches are serialised when numba's layer requires it."""
+    """A compiled parallel loop whose launches are serialised when numba's layer requires it,
+    and which runs its serial compile (``serial()`` returns it) in a process forked after a launch."""
 
-    __slots__ = ("dispatcher", "__name__", "__wrapped__")
+    __slots__ = ("dispatcher", "serial", "__name__", "__wrapped__")
 
-    def __init__(self, dispatcher):
+    def __init__(self, dispatcher, serial: Callable[[], Callable]):
         self.dispatcher = self.__wrapped__ = dispatcher
+        self.serial = serial
         self.__name__ = dispatcher.__name__
 
     def __call__(self, *args):
+        if _forked_after_launch:
+            return self.serial()(*args)
         if _launch_needs_lock():
             with _launch_lock:
                 return self.dispatcher(*args)
@@ -330,6 +360,7 @@ class JITBackend:
         self.compilation_times: dict[str, float] = {}
         self.stats: collections.Counter = collections.Counter()
         self.cache_problems: dict[str, str] = {}
+        self._serial: JITBackend | None = None  # serial twin, made in a forked child (see ParallelLoop)
 
     # -- logging and counters
 
@@ -412,7 +443,17 @@ class JITBackend:
             self._event("compiles", "compiled %s (%s) in %.3f s", name, tag, elapsed)
         else:
             self._log("loaded %s (%s) from the disk cache in %.3f s", name, tag, elapsed)
-        return ParallelLoop(dispatcher) if parallel else dispatcher
+        return ParallelLoop(dispatcher, functools.partial(self._serial_loop, loop, dtype)) if parallel else dispatcher
+
+    def _serial_loop(self, loop: str, dtype: str) -> Callable:
+        """The serial compile of ``loop``, for a process that must not launch parallel loops."""
+        with self._locks_guard:
+            if self._serial is None:
+                self._serial = JITBackend(
+                    fastmath=self.fastmath, parallel=False, cache_directory=self.cache_directory,
+                    max_cache_size=self.max_cache_size, verbose=self._level == logging.INFO,
+                )
+        return self._serial.loop(loop, dtype)
 
     def compiled_functions(self) -> list[str]:
         """Names of the loops compiled so far, as ``loop[dtype]``."""
