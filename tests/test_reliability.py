@@ -102,3 +102,18 @@ def test_fork_pool_parameter_sweep_just_works(backend, cache_dir):
     print(json.dumps({"equal": [bool((s == e).all()) for s, e in zip(swept, expected)]}))
     """
     assert last_json(run_isolated(code, timeout=90)) == {"equal": [True] * 4}
+
+
+@pytest.mark.parametrize("backend", backend_params())
+def test_batch_split_call_in_an_atexit_handler(backend, cache_dir):
+    code = SPLIT_CALLS.format(backend=backend, cache=str(cache_dir)) + """
+    import atexit
+
+    def at_exit():
+        print(json.dumps({"equal": bool((trial(THRESHOLDS[0]) == expected[0]).all())}), flush=True)
+
+    atexit.register(at_exit)
+    """
+    result = run_isolated(code, timeout=90)
+    assert last_json(result) == {"equal": True}
+    assert "Exception ignored" not in result.stderr, result.stderr
