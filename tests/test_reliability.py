@@ -117,3 +117,129 @@ def test_batch_split_call_in_an_atexit_handler(backend, cache_dir):
     result = run_isolated(code, timeout=90)
     assert last_json(result) == {"equal": True}
     assert "Exception ignored" not in result.stderr, result.stderr
+
+
+# -- item 2: a damaged AOT binary; item 3: malformed manifests -----------------------------
+
+from neurojit import FallbackWarning  # noqa: E402
+from neurojit.backends import aot, select  # noqa: E402
+from neurojit.kernels import signatures  # noqa: E402
+
+PACKAGE = Path(neurojit.__file__).resolve().parent
+
+
+def _aot_built() -> bool:
+    return select.aot_status().backend is not None
+
+
+def zero_text_section(path: Path) -> None:
+    """Zero the ``.text`` section of a 64-bit ELF file: still a valid ELF, but its code is gone."""
+    import struct
+
+    data = bytearray(path.read_bytes())
+    assert data[:4] == b"\x7fELF" and data[4] == 2, f"{path} is not a 64-bit ELF file"
+    order = "<" if data[5] == 1 else ">"
+    (shoff,) = struct.unpack_from(order + "Q", data, 0x28)
+    shentsize, shnum, shstrndx = struct.unpack_from(order + "HHH", data, 0x3A)
+
+    def section(i):
+        name, _, _, _, offset, size = struct.unpack_from(order + "IIQQQQ", data, shoff + i * shentsize)
+        return name, offset, size
+
+    _, strings, _ = section(shstrndx)
+    for i in range(shnum):
+        name, offset, size = section(i)
+        if data[strings + name : data.index(b"\0", strings + name)] == b".text":
+            data[offset : offset + size] = bytes(size)
+            path.write_bytes(data)
+            return
+    raise AssertionError(f"no .text section in {path}")
+
+
+#: Runs in a copy of the package (cwd = its parent); prints what a compiler on BACKEND did.
+IN_COPY = """
+    import json, sys, warnings
+    from pathlib import Path
+    import numpy as np
+    # an editable install's import hook would serve neurojit's submodules from the checkout
+    sys.meta_path[:] = [f for f in sys.meta_path if "__editable__" not in getattr(f, "__module__", "")]
+    import neurojit
+    assert Path(neurojit.__file__).resolve().parent == Path.cwd().resolve() / "neurojit", neurojit.__file__
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        compiler = neurojit.JITCompiler(neurojit.JITConfig(backend={backend!r}, cache_directory={cache!r}))
+        kernel = compiler.compile_convolution_kernel()
+        out = kernel(np.ones((1, 4, 2)), np.array([1.0, 0.5]))
+        loaded = sorted(m for m in sys.modules if m.startswith("neurojit._aot_"))
+        info = compiler.get_jit_info()
+    print(json.dumps({{
+        "backend": kernel.backend, "right": bool((out[0, :, 0] == [1.0, 1.5, 1.5, 1.5]).all()),
+        "loaded_before_info": loaded, "aot_status": info["aot_status"],
+        "warnings": [(w.category.__name__, str(w.message)) for w in caught],
+    }}))
+"""
+
+
+def run_in_copy(tmp_path: Path, backend: str, cache_dir: Path) -> dict:
+    env = {"PYTHONPATH": str(tmp_path)}
+    return last_json(run_isolated(IN_COPY.format(backend=backend, cache=str(cache_dir)), cwd=tmp_path, env=env, timeout=120))
+
+
+def copy_package(tmp_path: Path) -> Path:
+    import shutil
+
+    shutil.copytree(PACKAGE, tmp_path / "neurojit", ignore=shutil.ignore_patterns("__pycache__"))
+    return tmp_path / "neurojit"
+
+
+def _good_manifest() -> dict:
+    return {
+        "format": 1, "source_digest": signatures.source_digest(), "failed": None,
+        "variants": [{"name": "baseline", "module": "_aot_baseline", "cpu_features": []}],
+    }
+
+
+def _variant(**changes) -> dict:
+    manifest = _good_manifest()
+    variant = manifest["variants"][0]
+    for key, value in changes.items():
+        if value is None:
+            del variant[key]
+        else:
+            variant[key] = value
+    return manifest
+
+
+MALFORMED = {
+    "variants a string": dict(_good_manifest(), variants="baseline"),
+    "manifest a list": [_good_manifest()],
+    "variant without module": _variant(module=None),
+    "variant a string": dict(_good_manifest(), variants=["baseline"]),
+    "module outside the package's naming": _variant(module="os"),
+    "cpu_features a string": _variant(cpu_features="X86_V3"),
+    "failed a number": dict(_good_manifest(), failed=3),
+}
+
+
+@pytest.mark.parametrize("case", list(MALFORMED))
+def test_malformed_manifest_warns_once_and_falls_back(case, monkeypatch, tmp_path, cache_dir):
+    path = tmp_path / "_aot_manifest.json"
+    path.write_text(json.dumps(MALFORMED[case]))
+    monkeypatch.setattr(aot, "MANIFEST", str(path))
+    monkeypatch.setattr(select, "aot_status", aot.load)  # uncached: sees the patched manifest
+    status = aot.load()
+    assert status.backend is None and status.problem and "malformed" in status.reason and "build_aot.py" in status.reason
+
+    # forced backends other than AOT work without a word (filterwarnings = error) ...
+    for backend in ["python"] + (["jit"] if neurojit.NUMBA_AVAILABLE else []):
+        compiler = JITCompiler(JITConfig(backend=backend, cache_directory=str(cache_dir)))
+        assert compiler.compile_convolution_kernel()(np.ones((1, 3, 1)), [1.0])[0, :, 0].tolist() == [1.0] * 3
+        assert "malformed" in compiler.get_jit_info()["aot_status"]
+    # ... forced AOT says why it cannot ...
+    with pytest.raises(neurojit.BackendUnavailableError, match="malformed"):
+        JITCompiler(JITConfig(backend="aot", cache_directory=str(cache_dir)))
+    # ... and the automatic choice falls back with one warning
+    with pytest.warns(FallbackWarning, match="malformed") as record:
+        compilers = [JITCompiler(JITConfig(cache_directory=str(cache_dir))) for _ in range(2)]
+    assert len([w for w in record if issubclass(w.category, FallbackWarning)]) == 1
+    assert {c.compile_convolution_kernel().backend for c in compilers} == {"jit" if neurojit.NUMBA_AVAILABLE else "python"}

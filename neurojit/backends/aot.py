@@ -20,8 +20,11 @@ counts as absent, so a module the CPU might not run is never chosen). numpy < 2.
 ``X86_V3`` entry: there it is inferred from the parts of x86-64-v3 the table lists (AVX2,
 FMA3, F16C, ...) plus those it does not (BMI1/2, LZCNT, MOVBE, XSAVE) read from
 ``/proc/cpuinfo``; where that file is missing the baseline is used. A binary built from other kernel source than
-the installed one is never used. Importing this module imports neither numba nor the
-extensions.
+the installed one is never used.
+
+A damaged install must not take the process down: a manifest of the wrong shape is
+reported, never half-read (one warning and the next backend). Importing this module
+imports neither numba nor the extensions.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import re
 from dataclasses import dataclass
 from typing import Callable
 
@@ -129,6 +133,40 @@ def _choose_variant(variants: list[dict]) -> tuple[dict | None, str]:
     return None, f"this CPU supports none of the built variants ({', '.join(names)})"
 
 
+_MODULE_NAME = re.compile(r"^_aot_[A-Za-z0-9_]+$")
+
+
+def _manifest_problem(manifest) -> str | None:
+    """What is wrong with the shape of a parsed manifest, or None if it is well formed."""
+    if not isinstance(manifest, dict):
+        return f"it holds a JSON {type(manifest).__name__}, not an object"
+    failed = manifest.get("failed")
+    if failed is not None and not isinstance(failed, str):
+        return f'"failed" is a {type(failed).__name__}, not a string or null'
+    if failed:
+        return None  # a failed build records only why; nothing else is read
+    if not isinstance(manifest.get("format", MANIFEST_FORMAT), int):
+        return f'"format" is {manifest.get("format")!r}, not an integer'
+    if manifest.get("format", MANIFEST_FORMAT) != MANIFEST_FORMAT:
+        return None  # another format: reported as such, its fields are not read
+    if not isinstance(manifest.get("source_digest"), str):
+        return '"source_digest" is missing or not a string'
+    variants = manifest.get("variants")
+    if not isinstance(variants, list) or not variants:
+        return f'"variants" is {type(variants).__name__ if variants is not None else "missing"}, not a non-empty list'
+    for i, variant in enumerate(variants):
+        if not isinstance(variant, dict):
+            return f"variant {i} is a {type(variant).__name__}, not an object"
+        if not isinstance(variant.get("name"), str):
+            return f'variant {i} has no "name" string'
+        if not isinstance(variant.get("module"), str) or not _MODULE_NAME.match(variant["module"]):
+            return f'variant {variant["name"]!r} has no "module" named _aot_<variant>'
+        features = variant.get("cpu_features", [])
+        if not isinstance(features, list) or not all(isinstance(f, str) for f in features):
+            return f'variant {variant["name"]!r} has a "cpu_features" that is not a list of strings'
+    return None
+
+
 def load() -> AOTStatus:
     """Find, check and import the best AOT variant for this machine."""
     try:
@@ -138,6 +176,9 @@ def load() -> AOTStatus:
         return AOTStatus(None, f"AOT kernels are not built in this install; {BUILD_HINT}")
     except (OSError, ValueError) as exc:
         return AOTStatus(None, f"the AOT manifest {MANIFEST} is unreadable ({exc}); {BUILD_HINT}", True)
+    problem = _manifest_problem(manifest)
+    if problem is not None:
+        return AOTStatus(None, f"the AOT manifest {MANIFEST} is malformed ({problem}); {BUILD_HINT}", True)
     if manifest.get("failed"):
         return AOTStatus(
             None,
@@ -156,7 +197,7 @@ def load() -> AOTStatus:
             f"(stale build, e.g. an editable install after a kernel edit); rebuild: {BUILD_HINT}",
             True,
         )
-    variant, why = _choose_variant(manifest.get("variants", []))
+    variant, why = _choose_variant(manifest["variants"])
     if variant is None:
         return AOTStatus(None, why, True)
     try:
