@@ -192,10 +192,41 @@ def copy_package(tmp_path: Path) -> Path:
     return tmp_path / "neurojit"
 
 
+@pytest.mark.skipif(not _aot_built(), reason="needs the AOT build")
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the AOT modules are ELF files on Linux only")
+@pytest.mark.parametrize("backend", ["auto", "python", "jit"])
+def test_damaged_aot_binary_is_detected_before_it_is_loaded(tmp_path, cache_dir, backend):
+    if backend == "jit" and not neurojit.NUMBA_AVAILABLE:
+        pytest.skip("numba is not installed")
+    package = copy_package(tmp_path / "install")
+    modules = [m for m in package.glob("_aot_*") if m.suffix in (".so", ".pyd", ".dylib")]
+    assert modules
+    for module in modules:
+        zero_text_section(module)
+    report = run_in_copy(tmp_path / "install", backend, cache_dir)
+    assert report["right"] and report["loaded_before_info"] == []
+    fallbacks = [message for category, message in report["warnings"] if category == "FallbackWarning"]
+    if backend == "auto":
+        assert report["backend"] == ("jit" if neurojit.NUMBA_AVAILABLE else "python")
+        assert len(fallbacks) == 1, report["warnings"]
+        assert "SHA-256 does not match" in fallbacks[0] and "reinstall" in fallbacks[0]
+    else:
+        assert report["backend"] == backend and fallbacks == []
+    assert "SHA-256 does not match" in report["aot_status"]
+
+
+@pytest.mark.skipif(not _aot_built(), reason="needs the AOT build")
+def test_manifest_records_the_digest_of_each_module():
+    manifest = json.loads(Path(aot.MANIFEST).read_text())
+    for variant in manifest["variants"]:
+        (path,) = [p for p in PACKAGE.glob(variant["module"] + ".*") if p.suffix in (".so", ".pyd", ".dylib")]
+        assert variant["sha256"] == aot._file_sha256(str(path))
+
+
 def _good_manifest() -> dict:
     return {
         "format": 1, "source_digest": signatures.source_digest(), "failed": None,
-        "variants": [{"name": "baseline", "module": "_aot_baseline", "cpu_features": []}],
+        "variants": [{"name": "baseline", "module": "_aot_baseline", "cpu_features": [], "sha256": "0" * 64}],
     }
 
 
@@ -214,6 +245,7 @@ MALFORMED = {
     "variants a string": dict(_good_manifest(), variants="baseline"),
     "manifest a list": [_good_manifest()],
     "variant without module": _variant(module=None),
+    "variant without digest": _variant(sha256=None),
     "variant a string": dict(_good_manifest(), variants=["baseline"]),
     "module outside the package's naming": _variant(module="os"),
     "cpu_features a string": _variant(cpu_features="X86_V3"),
