@@ -114,7 +114,10 @@ def finite_scalar(name: str, value: Any, *, positive: bool = False) -> float:
         value = value[()]
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    result = float(value)
+    try:
+        result = float(value)
+    except OverflowError:  # an int beyond float range (e.g. 10**400)
+        raise ValueError(f"{name} must be finite, got an integer too large for a float ({len(str(abs(int(value))))} digits)") from None
     if not math.isfinite(result):
         raise ValueError(f"{name} must be finite, got {result}")
     if positive and result <= 0:

@@ -275,3 +275,35 @@ def test_malformed_manifest_warns_once_and_falls_back(case, monkeypatch, tmp_pat
         compilers = [JITCompiler(JITConfig(cache_directory=str(cache_dir))) for _ in range(2)]
     assert len([w for w in record if issubclass(w.category, FallbackWarning)]) == 1
     assert {c.compile_convolution_kernel().backend for c in compilers} == {"jit" if neurojit.NUMBA_AVAILABLE else "python"}
+
+
+# -- item 7: huge Python ints ------------------------------------------------------------
+
+
+def _lif_inputs(dtype):
+    spikes = np.zeros((1, 6, 3), dtype)
+    spikes[0, ::2, 0] = 1
+    return spikes, np.full((3, 3), 2.0, dtype)
+
+
+def _reservoir_inputs(dtype):
+    return np.ones((1, 4, 2), dtype), np.full((2, 3), 0.1, dtype), np.eye(3, dtype=dtype) * 0.5, np.zeros((1, 3), dtype)
+
+
+@pytest.mark.parametrize("name", ["dt", "tau", "v_reset", "thresholds", "bias", "leak_rate"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_huge_python_int_is_refused_by_name(compiler, name, dtype):
+    kernel = "reservoir_run" if name in ("bias", "leak_rate") else "spike_processing"
+    huge = 10**400
+    if kernel == "spike_processing":
+        spikes, w = _lif_inputs(dtype)
+        call = dict(thresholds=0.5, dt=1e-3, tau=0.02, v_reset=0.0)
+        call[name] = huge
+        run = lambda: compiler.compile_spike_processing_kernel()(spikes, w, **call)  # noqa: E731
+    else:
+        inputs, w_in, w, x0 = _reservoir_inputs(dtype)
+        call = dict(leak_rate=0.5, bias=0.1)
+        call[name] = huge
+        run = lambda: compiler.compile_reservoir_run_kernel()(inputs, w_in, w, x0, **call)  # noqa: E731
+    with pytest.raises(ValueError, match=rf"^{name} must be finite, got an integer too large for a float"):
+        run()
