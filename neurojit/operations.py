@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .validate import Shapes, finite_scalar, float_dtype, fraction
+from .validate import Shapes, finite_scalar, float_dtype
 
 #: A 0/1 left operand at most this dense goes to the event-driven loop, denser to BLAS.
 SPARSE_MATMUL_DENSITY = 0.1
@@ -30,7 +30,7 @@ SPARSE_RESERVOIR_MIN_STEPS = 32
 def _lif_scalars(shapes: Shapes, dt: Any, tau: Any, v_reset: Any):
     dt = finite_scalar("dt", dt, positive=True)
     tau = finite_scalar("tau", tau, positive=True)
-    return shapes.scalar(math.exp(-dt / tau)), shapes.scalar(finite_scalar("v_reset", v_reset))
+    return shapes.scalar(math.exp(-dt / tau)), shapes.finite_scalar("v_reset", v_reset)
 
 
 def spike_processing(backend, spike_trains, weights, thresholds, dt, tau=0.02, v_reset=0.0) -> np.ndarray:
@@ -130,7 +130,7 @@ def _reservoir_arguments(shapes: Shapes, input_weights, reservoir_weights, leak_
     w_in = shapes.array("input_weights", input_weights, ("I", "N"))
     w_res = shapes.array("reservoir_weights", reservoir_weights, ("N", "N"))
     bias = shapes.vector_or_scalar("bias", 0.0 if bias is None else bias, "N")
-    return w_in, w_res, bias, shapes.scalar(fraction("leak_rate", leak_rate))
+    return w_in, w_res, bias, shapes.fraction("leak_rate", leak_rate)
 
 
 def _compressed_rows(w_res: np.ndarray, steps: int, *others: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

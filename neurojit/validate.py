@@ -9,7 +9,9 @@ therefore checked and converted here, once per public call, before dispatch:
 * dtype: float32/float64 pass through, bool/int/float16 are converted, complex, object,
   string and other non-real dtypes raise :class:`TypeError`;
 * layout: anything not C-contiguous (strided views, Fortran order) is copied;
-* scalars: finite, and positive where the maths needs it.
+* scalars: finite, and positive where the maths needs it, checked again after conversion
+  to the call's dtype (``v_reset=-1e39`` is a finite Python float but ``-inf`` in float32);
+  integers too large for a float are refused by name, not with a bare ``OverflowError``.
 
 Inputs are never written to: the loops read them and write a fresh output array.
 """
@@ -24,6 +26,7 @@ import numpy as np
 
 _REAL_KINDS = "biuf"  # bool, signed, unsigned, floating
 FLOAT32, FLOAT64 = np.dtype(np.float32), np.dtype(np.float64)
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def _as_ndarray(name: str, value: Any) -> np.ndarray:
@@ -99,13 +102,34 @@ class Shapes:
     def vector_or_scalar(self, name: str, value: Any, dim: str) -> np.ndarray:
         """A length-``dim`` vector, broadcasting a scalar (``dim`` must already be known)."""
         if isinstance(value, numbers.Real) or (isinstance(value, np.ndarray) and value.ndim == 0):
-            scalar = finite_scalar(name, value)
+            scalar = self.finite_scalar(name, value)
             return np.full(self.sizes[dim], scalar, dtype=self.dtype)
         return self.array(name, value, (dim,))
 
-    def scalar(self, value: float) -> np.generic:
-        """A validated Python float as a scalar of the call's dtype."""
-        return self.dtype.type(value)
+    def scalar(self, value: float, name: str | None = None) -> np.generic:
+        """A validated Python float as a scalar of the call's dtype; with ``name``, it must
+        still be finite in that dtype (else a ``ValueError`` naming it)."""
+        if name is None or self.dtype_name == "float64" or abs(value) <= _FLOAT32_MAX:
+            return self.dtype.type(value)  # exact, or rounded to a finite float32
+        with np.errstate(over="ignore"):  # the overflow is reported below, by name
+            converted = self.dtype.type(value)
+        if not np.isfinite(converted):
+            raise ValueError(
+                f"{name} = {value!r} overflows {self.dtype_name}, the dtype of this call "
+                f"(largest magnitude {float(np.finfo(self.dtype).max):.4g})"
+            )
+        return converted
+
+    def finite_scalar(self, name: str, value: Any, *, positive: bool = False) -> np.generic:
+        """:func:`finite_scalar` in the call's dtype: finite (and positive if asked) after conversion."""
+        converted = self.scalar(finite_scalar(name, value, positive=positive), name)
+        if positive and not converted > 0:
+            raise ValueError(f"{name} = {value!r} is 0 in {self.dtype_name}, the dtype of this call; it must be positive")
+        return converted
+
+    def fraction(self, name: str, value: Any) -> np.generic:
+        """:func:`fraction` in the call's dtype: still in (0, 1] after conversion."""
+        return self.finite_scalar(name, fraction(name, value), positive=True)
 
 
 def finite_scalar(name: str, value: Any, *, positive: bool = False) -> float:

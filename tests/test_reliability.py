@@ -277,7 +277,7 @@ def test_malformed_manifest_warns_once_and_falls_back(case, monkeypatch, tmp_pat
     assert {c.compile_convolution_kernel().backend for c in compilers} == {"jit" if neurojit.NUMBA_AVAILABLE else "python"}
 
 
-# -- item 7: huge Python ints ------------------------------------------------------------
+# -- item 6: scalars that overflow the working dtype; item 7: huge Python ints -------------
 
 
 def _lif_inputs(dtype):
@@ -288,6 +288,44 @@ def _lif_inputs(dtype):
 
 def _reservoir_inputs(dtype):
     return np.ones((1, 4, 2), dtype), np.full((2, 3), 0.1, dtype), np.eye(3, dtype=dtype) * 0.5, np.zeros((1, 3), dtype)
+
+
+@pytest.mark.parametrize(
+    ("kernel", "arguments"),
+    [
+        ("spike_processing", dict(v_reset=-1e39)),
+        ("spike_processing", dict(thresholds=1e39)),
+        ("lif_network_run", dict(v_reset=1e39)),
+        ("reservoir_run", dict(bias=1e39)),
+        ("reservoir_update", dict(bias=-1e39)),
+        ("reservoir_run", dict(leak_rate=1e-50)),  # in (0, 1] as a Python float, 0 in float32
+    ],
+)
+def test_scalar_that_overflows_float32_is_refused_by_name(compiler, kernel, arguments):
+    (name, value), = arguments.items()
+    with pytest.raises(ValueError, match=rf"^{name} = .*float32"):
+        _call_kernel(compiler, kernel, np.float32, **arguments)
+    _call_kernel(compiler, kernel, np.float64, **arguments)  # fine in float64: the dtype of that call
+
+
+def _call_kernel(compiler, kernel, dtype, **arguments):
+    if kernel in ("spike_processing", "lif_network_run"):
+        spikes, w = _lif_inputs(dtype)
+        call = {"thresholds": 0.5, "dt": 1e-3, "v_reset": 0.0, **arguments}
+        if kernel == "spike_processing":
+            return compiler.compile_spike_processing_kernel()(spikes, w, call["thresholds"], call["dt"], v_reset=call["v_reset"])
+        return compiler.compile_lif_network_kernel()(spikes, w, w, call["thresholds"], call["dt"], v_reset=call["v_reset"])
+    inputs, w_in, w, x0 = _reservoir_inputs(dtype)
+    call = {"leak_rate": 0.5, "bias": 0.1, **arguments}
+    if kernel == "reservoir_run":
+        return compiler.compile_reservoir_run_kernel()(inputs, w_in, w, x0, call["leak_rate"], call["bias"])
+    return compiler.compile_reservoir_update_kernel()(x0, w_in, w, inputs[:, 0], call["leak_rate"], call["bias"])
+
+
+def test_largest_finite_float32_scalar_is_kept(compiler):
+    spikes, w = _lif_inputs(np.float32)
+    out = compiler.compile_spike_processing_kernel()(spikes, w, 0.5, 1e-3, v_reset=-3e38)
+    assert out.dtype == np.float32 and out[0, :, 0].tolist() == [1, 0, 0, 0, 0, 0]  # reset far below: silent after
 
 
 @pytest.mark.parametrize("name", ["dt", "tau", "v_reset", "thresholds", "bias", "leak_rate"])
