@@ -38,6 +38,7 @@ import hashlib
 import logging
 import os
 import re
+import stat
 import sys
 import threading
 import time
@@ -70,6 +71,22 @@ class CacheWarning(RuntimeWarning):
 
 class CorruptEntryError(ValueError):
     """A cache file is truncated, altered or not a neurojit cache file."""
+
+
+class NotAnEntryError(OSError):
+    """Something that is not a regular file (a FIFO, a folder, a device) where an entry belongs."""
+
+
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+_BINARY = getattr(os, "O_BINARY", 0)
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISDIR, "folder"), (stat.S_ISFIFO, "FIFO"), (stat.S_ISLNK, "symbolic link"),
+                       (stat.S_ISSOCK, "socket"), (stat.S_ISCHR, "device"), (stat.S_ISBLK, "device")):
+        if test(mode):
+            return name
+    return "special file"
 
 
 # -- where ---------------------------------------------------------------------------
@@ -113,14 +130,25 @@ def read_entry(path: str | os.PathLike) -> bytes | None:
     ------
     CorruptEntryError
         If the file is not a complete, unaltered neurojit cache file.
+    NotAnEntryError
+        If something other than a regular file is in the entry's place (it is never read:
+        reading a FIFO would block).
     OSError
         If the file exists but cannot be read.
     """
     try:
-        with open(path, "rb") as f:
-            data = f.read()
+        fd = os.open(path, os.O_RDONLY | _NONBLOCK | _BINARY)  # a FIFO opens without waiting for a writer
     except (FileNotFoundError, NotADirectoryError):  # no entry (or no folder) yet
         return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise NotAnEntryError(f"{os.fspath(path)} is a {_kind(st.st_mode)}, not a cache file; neurojit leaves it alone")
+    except BaseException:
+        os.close(fd)
+        raise
+    with os.fdopen(fd, "rb") as f:
+        data = f.read()
     header = len(MAGIC) + _DIGEST_BYTES
     if len(data) < header or not data.startswith(MAGIC):
         raise CorruptEntryError(f"{os.fspath(path)} is not a neurojit cache file (or is truncated)")

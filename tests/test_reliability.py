@@ -345,3 +345,86 @@ def test_huge_python_int_is_refused_by_name(compiler, name, dtype):
         run = lambda: compiler.compile_reservoir_run_kernel()(inputs, w_in, w, x0, **call)  # noqa: E731
     with pytest.raises(ValueError, match=rf"^{name} must be finite, got an integer too large for a float"):
         run()
+
+
+# -- items 4, 12: odd things in the JIT disk cache----------------------------------------------------
+
+from neurojit import CacheWarning, cache  # noqa: E402
+
+needs_numba = pytest.mark.skipif(not neurojit.NUMBA_AVAILABLE, reason="numba is not installed")
+needs_posix = pytest.mark.skipif(os.name != "posix", reason="POSIX ownership and modes")
+LOOP = "binary_nonzeros"  # the cheapest loop to compile
+NON_BINARY = np.array([[0.0, 2.0], [1.0, 0.0]])
+
+
+def jit_backend(folder) -> "jit.JITBackend":
+    from neurojit.backends import jit
+
+    return jit.JITBackend(fastmath=False, parallel=False, cache_directory=str(folder))
+
+
+def cache_warnings(record) -> list[str]:
+    return [str(w.message) for w in record if issubclass(w.category, CacheWarning)]
+
+
+def filled_cache(folder: Path) -> Path:
+    """A cache folder holding one good entry of LOOP; returns the entry's path."""
+    backend = jit_backend(folder)
+    backend.loop(LOOP, "float64")
+    path, _ = backend.entry_path(LOOP, "float64")
+    assert path.is_file()
+    return path
+
+
+def load_again(folder: Path, match: str) -> tuple["jit.JITBackend", list[str]]:
+    """A fresh backend on ``folder``: its loop works, with exactly one CacheWarning matching ``match``."""
+    backend = jit_backend(folder)
+    with pytest.warns(CacheWarning, match=match) as record:
+        assert backend.loop(LOOP, "float64")(NON_BINARY) == -1
+        assert backend.loop(LOOP, "float32")(NON_BINARY.astype(np.float32)) == -1  # same folder: no second word
+    assert len(cache_warnings(record)) == 1, cache_warnings(record)
+    return backend, cache_warnings(record)
+
+
+@needs_numba
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_fifo_in_place_of_an_entry_is_left_alone(tmp_path):
+    """Item 4: open() of a FIFO blocks; the entry is checked to be a regular file first."""
+    code = f"""
+        import json, os, stat, warnings
+        import numpy as np
+        from neurojit.backends import jit
+        backend = jit.JITBackend(fastmath=False, parallel=False, cache_directory={str(tmp_path / "cache")!r})
+        path, _ = backend.entry_path({LOOP!r}, "float64")
+        path.parent.mkdir(parents=True, mode=0o700)
+        os.mkfifo(path, 0o600)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = int(backend.loop({LOOP!r}, "float64")(np.array([[0.0, 2.0]])))
+        print(json.dumps({{"result": result, "still_a_fifo": stat.S_ISFIFO(os.lstat(path).st_mode),
+                          "warnings": [str(w.message) for w in caught]}}))
+    """
+    report = last_json(run_isolated(code, timeout=60))
+    assert report["result"] == -1 and report["still_a_fifo"]
+    assert len(report["warnings"]) == 1 and "FIFO" in report["warnings"][0], report["warnings"]
+
+
+@needs_numba
+def test_folder_in_place_of_an_entry_is_one_warning(tmp_path):
+    """Item 12: an entry path that is a folder was a read warning and then a write warning."""
+    backend = jit_backend(tmp_path)
+    path, _ = backend.entry_path(LOOP, "float64")
+    (path / "inside").mkdir(parents=True)
+    with pytest.warns(CacheWarning, match="is a folder") as record:
+        assert backend.loop(LOOP, "float64")(NON_BINARY) == -1
+    assert len(cache_warnings(record)) == 1, cache_warnings(record)
+    assert (path / "inside").is_dir()
+
+
+@needs_numba
+def test_too_long_path_component_is_one_warning(tmp_path):
+    """Item 12: a component longer than the file system allows failed both the read and the write."""
+    backend = jit_backend(tmp_path / ("x" * 300))
+    with pytest.warns(CacheWarning) as record:
+        assert backend.loop(LOOP, "float64")(NON_BINARY) == -1
+    assert len(cache_warnings(record)) == 1, cache_warnings(record)

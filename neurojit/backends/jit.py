@@ -170,6 +170,7 @@ class _DiskCache(_NumbaCacheBase):
         self._path, self._key = entry
         self._name = name
         self._enabled = True
+        self._save = True  # False once the entry was found unreadable: one warning, not two
         self.hit = False
 
     @property
@@ -202,13 +203,14 @@ class _DiskCache(_NumbaCacheBase):
             from numba.core.compiler import CompileResult
 
             cres = CompileResult._rebuild(target_context, *payload)
-        except OSError as exc:  # exists but unreadable: leave it alone
+        except OSError as exc:  # exists but unreadable (or not a file, or a too long path): leave it alone
+            self._save = False  # writing over it would fail the same way, or clobber what is not ours
             self._backend._event("cache_misses", "cache miss: %s (unreadable: %s)", self._name, exc)
             self._backend._problem(
                 "read", folder,
                 f"neurojit could not read its JIT cache file {self._path} ({type(exc).__name__}: {exc}); "
-                "compiling in memory instead. Fix: make the folder readable, choose another "
-                "JITConfig(cache_directory=...) or set cache_compiled_functions=False.",
+                "compiling in memory instead. Fix: make it readable (or move away what is in its place), "
+                "choose another JITConfig(cache_directory=...) or set cache_compiled_functions=False.",
             )
             return None
         except Exception as exc:  # truncated, altered or foreign: replace it
@@ -227,7 +229,7 @@ class _DiskCache(_NumbaCacheBase):
         return cres
 
     def save_overload(self, sig, cres) -> None:
-        if not self._enabled or not _cachable(cres):
+        if not self._enabled or not self._save or not _cachable(cres):
             return
         from numba.core.serialize import dumps
 
