@@ -347,7 +347,7 @@ def test_huge_python_int_is_refused_by_name(compiler, name, dtype):
         run()
 
 
-# -- items 4, 12: odd things in the JIT disk cache----------------------------------------------------
+# -- items 4, 10, 12: the JIT disk cache -------------------------------------------------------
 
 from neurojit import CacheWarning, cache  # noqa: E402
 
@@ -428,3 +428,119 @@ def test_too_long_path_component_is_one_warning(tmp_path):
     with pytest.warns(CacheWarning) as record:
         assert backend.loop(LOOP, "float64")(NON_BINARY) == -1
     assert len(cache_warnings(record)) == 1, cache_warnings(record)
+
+
+@needs_numba
+@needs_posix
+@pytest.mark.parametrize("where", ["entry", "version folder", "cache folder"])
+@pytest.mark.parametrize("mode", [0o020, 0o002])
+def test_cache_writable_by_others_is_neither_loaded_nor_written(tmp_path, where, mode):
+    """Item 10: an entry someone else could have written is never unpickled."""
+    folder = tmp_path / "cache"
+    entry = filled_cache(folder)
+    target = {"entry": entry, "version folder": entry.parent, "cache folder": folder}[where]
+    target.chmod(target.stat().st_mode | mode)
+    content = entry.read_bytes()
+    backend, messages = load_again(folder, "writable by " + ("others" if mode == 0o002 else "its group"))
+    assert str(target) in messages[0] and "chmod go-w" in messages[0]
+    assert backend.stats["cache_hits"] == 0 and backend.stats["compiles"] == 2
+    assert entry.read_bytes() == content  # never replaced
+    if where != "entry":  # nothing is written into an untrusted folder
+        assert [p.name for p in entry.parent.iterdir()] == [entry.name]
+    assert backend.cache_problems.keys() == {"untrusted"}
+
+
+@needs_numba
+@needs_posix
+@pytest.mark.parametrize("where", ["entry", "version folder"])
+def test_cache_owned_by_another_user_is_not_loaded(tmp_path, monkeypatch, where):
+    folder = tmp_path / "cache"
+    entry = filled_cache(folder)
+    target = entry if where == "entry" else entry.parent
+    if os.geteuid() == 0:
+        os.chown(target, 65534, 65534)  # nobody
+    else:
+        monkeypatch.setattr(cache, "_uid", lambda: os.geteuid() + 12345)  # everything is someone else's
+    backend, messages = load_again(folder, "belongs to another user")
+    assert backend.stats["cache_hits"] == 0
+    if os.geteuid() == 0:
+        assert str(target) in messages[0]
+        cache.clear_disk_cache(folder)
+        assert target.exists(), "another user's file or folder was deleted"
+
+
+@needs_numba
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="no symlinks")
+def test_symlinked_version_folder_is_never_written_through(tmp_path):
+    """Item 10: entries written through a linked version folder escaped eviction and clear_cache."""
+    folder, elsewhere = tmp_path / "cache", tmp_path / "elsewhere"
+    folder.mkdir()
+    elsewhere.mkdir()
+    path, _ = jit_backend(folder).entry_path(LOOP, "float64")
+    os.symlink(elsewhere, path.parent)
+    backend, messages = load_again(folder, "symbolic link")
+    assert list(elsewhere.iterdir()) == [] and backend.stats["compiles"] == 2
+    compiler = JITCompiler(JITConfig(backend="jit", cache_directory=str(folder), enable_parallel_loops=False))
+    compiler.clear_cache()
+    assert path.parent.is_symlink() and elsewhere.is_dir()
+
+
+@needs_numba
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="no symlinks")
+def test_symlinked_entry_is_not_followed(tmp_path):
+    folder = tmp_path / "cache"
+    entry = filled_cache(folder)
+    real = tmp_path / "elsewhere.njc"
+    entry.rename(real)
+    os.symlink(real, entry)
+    backend, _ = load_again(folder, "symbolic link")
+    assert backend.stats["cache_hits"] == 0 and entry.is_symlink() and real.is_file()
+
+
+@needs_numba
+@needs_posix
+def test_cache_folders_and_files_are_private_to_the_user(tmp_path):
+    entry = filled_cache(tmp_path / "new" / "cache")
+    assert entry.stat().st_mode & 0o777 == 0o600
+    assert entry.parent.stat().st_mode & 0o777 == 0o700
+    assert (tmp_path / "new" / "cache").stat().st_mode & 0o777 == 0o700
+    backend = jit_backend(tmp_path / "new" / "cache")
+    backend.loop(LOOP, "float64")
+    assert backend.stats == {"cache_hits": 1}  # and neurojit trusts what it wrote itself
+
+
+@needs_numba
+@needs_posix
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() != 0, reason="making another user's files needs root")
+def test_another_users_files_are_never_evicted_or_cleared(tmp_path):
+    folder = tmp_path / "cache"
+    entry = filled_cache(folder)
+    os.chown(entry, 65534, 65534)
+    assert cache.neurojit_files(folder) == [] and cache.clear_disk_cache(folder) == 0 and entry.exists()
+    assert cache.evict(folder, 1) == [] and entry.exists()
+
+
+@needs_numba
+def test_warmup_workers_do_not_import_from_the_current_folder(tmp_path):
+    """Item 10: ``python -c`` put the current folder first on the workers' sys.path."""
+    cwd, marker = tmp_path / "cwd", tmp_path / "imported-from-cwd"
+    (cwd / "neurojit").mkdir(parents=True)
+    (cwd / "neurojit" / "__init__.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    (tmp_path / "script").mkdir()
+    script = tmp_path / "script" / "warm.py"
+    script.write_text(textwrap.dedent(f"""
+        import json
+        from pathlib import Path
+        import neurojit
+        from neurojit.backends import jit
+        assert Path(neurojit.__file__).resolve().parent == Path({str(PACKAGE)!r})
+        backend = jit.JITBackend(fastmath=False, parallel=False, cache_directory={str(tmp_path / "cache")!r})
+        variants = [(loop, dtype) for loop in ("causal_convolution", "binary_nonzeros") for dtype in ("float32", "float64")]
+        print(json.dumps(backend.warmup(variants, concurrent=True, workers=1)))
+    """))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEUROJIT_")}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p)
+    result = subprocess.run([sys.executable, str(script)], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    report = last_json(result)
+    assert not marker.exists(), "a warm-up worker imported ./neurojit from the current folder"
+    assert report["processes"] == 1 and report["compiled_in_workers"], report

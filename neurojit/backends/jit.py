@@ -170,7 +170,7 @@ class _DiskCache(_NumbaCacheBase):
         self._path, self._key = entry
         self._name = name
         self._enabled = True
-        self._save = True  # False once the entry was found unreadable: one warning, not two
+        self._save = True  # False once the entry was found unreadable or untrusted: one warning, not two
         self.hit = False
 
     @property
@@ -203,6 +203,11 @@ class _DiskCache(_NumbaCacheBase):
             from numba.core.compiler import CompileResult
 
             cres = CompileResult._rebuild(target_context, *payload)
+        except cache.UntrustedCacheError as exc:  # someone else could have written it: never load or write
+            self._save = False
+            self._backend._event("cache_misses", "cache miss: %s (untrusted: %s)", self._name, exc)
+            self._backend._problem("untrusted", folder, _untrusted_message(exc))
+            return None
         except OSError as exc:  # exists but unreadable (or not a file, or a too long path): leave it alone
             self._save = False  # writing over it would fail the same way, or clobber what is not ours
             self._backend._event("cache_misses", "cache miss: %s (unreadable: %s)", self._name, exc)
@@ -235,6 +240,9 @@ class _DiskCache(_NumbaCacheBase):
 
         try:
             cache.write_entry(self._path, dumps((self._key, cres._reduce())))
+        except cache.UntrustedCacheError as exc:
+            self._backend._problem("untrusted", self._path.parent, _untrusted_message(exc))
+            return
         except Exception as exc:  # unwritable, vanished or full folder
             self._backend._problem(
                 "write", self._path.parent,
@@ -245,6 +253,15 @@ class _DiskCache(_NumbaCacheBase):
             return
         self._backend._log("saved %s to the JIT cache as %s", self._name, self._path)
         self._backend._evict()
+
+
+def _untrusted_message(exc: Exception) -> str:
+    return (
+        f"neurojit does not use its JIT cache here: {exc}. Cache files hold machine code that neurojit "
+        "runs, so it only loads and writes folders and files that belong to you and that no one else can "
+        "write; kernels are compiled in memory instead. Fix: remove it or `chmod go-w` it (and never link "
+        "into the cache folder), or choose a JITConfig(cache_directory=...) of your own."
+    )
 
 
 def _cachable(cres) -> bool:
@@ -332,7 +349,7 @@ class JITBackend:
     stats : collections.Counter
         ``compiles`` (numba compiles run), ``cache_hits``, ``cache_misses``, ``evictions``.
     cache_problems : dict
-        ``"read"``, ``"corrupt"`` or ``"write"`` -> the latest such problem with the disk cache
+        ``"read"``, ``"corrupt"``, ``"write"`` or ``"untrusted"`` -> the latest such problem with the disk cache
         (each is also a :class:`~neurojit.cache.CacheWarning`, once per folder and process).
     """
 
@@ -517,17 +534,22 @@ class JITBackend:
         return report
 
     def _start_worker(self, share: list[tuple[str, str]], folder: str) -> subprocess.Popen:
+        # Isolated (-I): the worker neither puts its current folder first on sys.path (a
+        # ./neurojit or ./numba there would be imported instead) nor reads PYTHON* variables.
+        # It gets this process's absolute sys.path instead, this neurojit's folder first.
         package_root = str(Path(__file__).resolve().parents[2])
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
         job = {
             "fastmath": self.fastmath, "parallel": self.parallel, "cache_directory": folder,
             "max_cache_size": self.max_cache_size, "variants": share,
+            "sys_path": list(dict.fromkeys([package_root] + [p for p in sys.path if p and os.path.isabs(p)])),
         }
-        code = "import json, sys; from neurojit.backends.jit import _warmup_worker; _warmup_worker(json.loads(sys.argv[1]))"
+        code = (
+            "import json, sys; job = json.loads(sys.argv[1]); sys.path[:0] = job['sys_path']; "
+            "from neurojit.backends.jit import _warmup_worker; _warmup_worker(job)"
+        )
         return subprocess.Popen(
-            [sys.executable, "-c", code, json.dumps(job)],
-            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            [sys.executable, "-I", "-c", code, json.dumps(job)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )
 
 
