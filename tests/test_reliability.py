@@ -544,3 +544,134 @@ def test_warmup_workers_do_not_import_from_the_current_folder(tmp_path):
     report = last_json(result)
     assert not marker.exists(), "a warm-up worker imported ./neurojit from the current folder"
     assert report["processes"] == 1 and report["compiled_in_workers"], report
+
+
+# -- item 9: the models refuse bad data by name ------------------------------------------------
+
+from neurojit.models import EchoStateNetwork, LiquidStateMachine  # noqa: E402
+from neurojit.models.readout import RidgeReadout  # noqa: E402
+
+NAN, INF = float("nan"), float("inf")
+T = 40
+GOOD_U, GOOD_Y = np.linspace(0, 1, T * 2).reshape(T, 2), np.linspace(0, 1, T)
+
+
+def _with(array, index, value, dtype=None):
+    array = np.array(array, dtype=dtype)
+    array[index] = value
+    return array
+
+
+ESN_BAD = {
+    # constructor
+    "n_units 2.5": (dict(n_units=2.5), TypeError, "n_units must be an integer"),
+    "n_units '20'": (dict(n_units="20"), TypeError, "n_units must be an integer"),
+    "n_inputs True": (dict(n_inputs=True), TypeError, "n_inputs must be an integer"),
+    "spectral_radius nan": (dict(spectral_radius=NAN), ValueError, "spectral_radius must be finite"),
+    "spectral_radius inf": (dict(spectral_radius=INF), ValueError, "spectral_radius must be finite"),
+    "spectral_radius '0.9'": (dict(spectral_radius="0.9"), TypeError, "spectral_radius must be a real number"),
+    "input_scaling nan": (dict(input_scaling=NAN), ValueError, "input_scaling must hold finite numbers"),
+    "input_scaling [1, nan]": (dict(input_scaling=[1.0, NAN]), ValueError, "input_scaling must hold finite"),
+    "input_scaling '1'": (dict(input_scaling="1"), TypeError, "input_scaling must hold real numbers"),
+    "input_scaling wrong length": (dict(input_scaling=[1.0, 2.0, 3.0]), ValueError, r"input_scaling must be a scalar or of shape \(2,\)"),
+    "input_offset '0.5'": (dict(input_offset="0.5"), TypeError, "input_offset must hold real numbers"),
+    "leak_rate '0.5'": (dict(leak_rate="0.5"), TypeError, "leak_rate must be a real number"),
+    "leak_rate nan": (dict(leak_rate=NAN), ValueError, "leak_rate must be finite"),
+    "bias_scaling inf": (dict(bias_scaling=INF), ValueError, "bias_scaling must be finite"),
+    "connectivity nan": (dict(connectivity=NAN), ValueError, "connectivity must be finite"),
+    "input_connectivity 0": (dict(input_connectivity=0), ValueError, r"input_connectivity must be in \(0, 1\]"),
+    "ridge '1e-6'": (dict(ridge="1e-6"), TypeError, "ridge must be a real number"),
+    "ridge nan": (dict(ridge=NAN), ValueError, "ridge must be finite"),
+    "warmup nan": (dict(warmup=NAN), TypeError, "warmup must be an integer"),
+    "warmup '10'": (dict(warmup="10"), TypeError, "warmup must be an integer"),
+    "include_input 'no'": (dict(include_input="no"), TypeError, "include_input must be True or False"),
+    # fit / predict
+    "fit targets nan": (dict(fit=(GOOD_U, _with(GOOD_Y, 5, NAN))), ValueError, "targets must hold finite numbers"),
+    "fit inputs nan": (dict(fit=(_with(GOOD_U, (3, 1), NAN), GOOD_Y)), ValueError, "inputs must hold finite numbers"),
+    "fit inputs inf": (dict(fit=(_with(GOOD_U, (3, 1), INF), GOOD_Y)), ValueError, "inputs must hold finite numbers"),
+    "fit inputs complex": (dict(fit=(GOOD_U + 1j, GOOD_Y)), TypeError, "inputs must hold real numbers"),
+    "fit inputs strings": (dict(fit=(GOOD_U.astype(str), GOOD_Y)), TypeError, "inputs must hold real numbers"),
+    "fit targets strings": (dict(fit=(GOOD_U, GOOD_Y.astype(str))), TypeError, "targets must hold real numbers"),
+    "fit warmup nan": (dict(fit=(GOOD_U, GOOD_Y), fit_warmup=NAN), TypeError, "warmup must be an integer"),
+    "fit warmup 2.5": (dict(fit=(GOOD_U, GOOD_Y), fit_warmup=2.5), TypeError, "warmup must be an integer"),
+    "predict inputs nan": (dict(predict=_with(GOOD_U, 0, NAN)), ValueError, "inputs must hold finite numbers"),
+    "run inputs object": (dict(run=np.array([[1.0, None]] * 3, dtype=object)), TypeError, "inputs must hold real numbers"),
+}
+
+
+@pytest.mark.parametrize("case", list(ESN_BAD))
+def test_echo_state_network_refuses_bad_data_by_name(case, compilers):
+    options, error, match = ESN_BAD[case]
+    options = dict(options)
+    calls = {key: options.pop(key) for key in ("fit", "fit_warmup", "predict", "run") if key in options}
+    arguments = dict(n_units=10, n_inputs=2, warmup=5, ridge=1e-6, compiler=compilers["python"])
+    arguments.update(options)
+    with pytest.raises(error, match=match):
+        esn = EchoStateNetwork(**arguments)
+        if "fit" in calls:
+            esn.fit(*calls["fit"], **({"warmup": calls["fit_warmup"]} if "fit_warmup" in calls else {}))
+        if "predict" in calls:
+            esn.fit(GOOD_U, GOOD_Y).predict(calls["predict"])
+        if "run" in calls:
+            esn.run(calls["run"])
+
+
+def test_echo_state_network_still_takes_numpy_numbers_and_arrays(compilers):
+    esn = EchoStateNetwork(np.int64(10), np.int32(2), spectral_radius=np.float32(0.9), input_scaling=np.array([1, 0.5]),
+                           input_offset=[0, 1], warmup=np.int16(5), compiler=compilers["python"])
+    assert esn.n_units == 10 and esn.fit(GOOD_U.astype(np.float32), GOOD_Y.tolist()).predict(GOOD_U).shape == (T, 1)
+
+
+SPIKES = (np.arange(3 * 20 * 4).reshape(3, 20, 4) % 7 == 0).astype(np.float64)
+
+LSM_BAD = {
+    "n_inputs 4.5": (dict(n_inputs=4.5), TypeError, "n_inputs must be an integer"),
+    "n_neurons '8'": (dict(n_neurons="8"), TypeError, "n_neurons must be an integer"),
+    "dt '1e-3'": (dict(dt="1e-3"), TypeError, "dt must be a real number"),
+    "dt nan": (dict(dt=NAN), ValueError, "dt must be finite"),
+    "threshold nan": (dict(threshold=NAN), ValueError, "threshold must be finite"),
+    "v_reset inf": (dict(v_reset=-INF), ValueError, "v_reset must be finite"),
+    "noise_rate nan": (dict(noise_rate=NAN), ValueError, "noise_rate must be finite"),
+    "excitatory_fraction nan": (dict(excitatory_fraction=NAN), ValueError, "excitatory_fraction must be finite"),
+    "input_weight nan": (dict(input_weight=NAN), ValueError, "input_weight must be finite"),
+    "ridge '1000'": (dict(ridge="1000"), TypeError, "ridge must be a real number"),
+    "fit empty batch": (dict(fit=(np.zeros((0, 20, 4)), [])), ValueError, r"input_spikes must hold at least one sequence"),
+    "transform empty batch": (dict(transform=np.zeros((0, 20, 4))), ValueError, r"input_spikes must hold at least one sequence"),
+    "run complex": (dict(run=SPIKES + 0j), TypeError, "input_spikes must hold real numbers"),
+    "run strings": (dict(run=SPIKES.astype(str)), TypeError, "input_spikes must hold real numbers"),
+    "run nan": (dict(run=_with(SPIKES, (0, 0, 0), NAN)), ValueError, "input_spikes must hold finite numbers"),
+    "step dt string": (dict(step_dt="1e-3"), TypeError, "dt must be a real number"),
+    "step inputs strings": (dict(step_inputs=np.array([["1", "0", "0", "1"]])), TypeError, "input_spikes must hold real"),
+}
+
+
+@pytest.mark.parametrize("case", list(LSM_BAD))
+def test_liquid_state_machine_refuses_bad_data_by_name(case, compilers):
+    options, error, match = LSM_BAD[case]
+    options = dict(options)
+    calls = {key: options.pop(key) for key in ("fit", "transform", "run", "step_dt", "step_inputs") if key in options}
+    arguments = dict(n_inputs=4, n_neurons=8, n_bins=2, compiler=compilers["python"])
+    arguments.update(options)
+    with pytest.raises(error, match=match):
+        lsm = LiquidStateMachine(**arguments)
+        if "fit" in calls:
+            lsm.fit(*calls["fit"])
+        if "transform" in calls:
+            lsm.transform(calls["transform"])
+        if "run" in calls:
+            lsm.run(calls["run"])
+        if "step_dt" in calls:
+            lsm.step(lsm.init_state(1), np.zeros(4), calls["step_dt"], 0.0)
+        if "step_inputs" in calls:
+            lsm.step(lsm.init_state(1), calls["step_inputs"], 1e-3, 0.0)
+
+
+def test_liquid_state_machine_still_takes_bool_and_int_spikes(compilers):
+    lsm = LiquidStateMachine(np.int64(4), 8, n_bins=2, compiler=compilers["python"])
+    assert lsm.fit(SPIKES.astype(bool), [0, 1, 0]).predict(SPIKES.astype(np.int8)).shape == (3,)
+
+
+@pytest.mark.parametrize(("ridge", "error"), [("1e-6", TypeError), (NAN, ValueError), (True, TypeError)])
+def test_ridge_readout_refuses_bad_ridge_by_name(ridge, error):
+    with pytest.raises(error, match="ridge"):
+        RidgeReadout(ridge)
