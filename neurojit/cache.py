@@ -110,7 +110,8 @@ _NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 _DIRECTORY = getattr(os, "O_DIRECTORY", 0)
 _BINARY = getattr(os, "O_BINARY", 0)
 #: folders are opened and entries opened, created and renamed relative to their folder
-_DIR_FD = _POSIX and {os.open, os.replace, os.stat} <= os.supports_dir_fd
+#: (``os.replace`` takes descriptors wherever ``os.rename`` does: both are renameat)
+_DIR_FD = _POSIX and {os.open, os.rename, os.unlink} <= os.supports_dir_fd
 
 
 def _uid() -> int:

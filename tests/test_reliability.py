@@ -357,6 +357,17 @@ LOOP = "binary_nonzeros"  # the cheapest loop to compile
 NON_BINARY = np.array([[0.0, 2.0], [1.0, 0.0]])
 
 
+@pytest.fixture(params=["descriptors", "paths"])
+def opened_by(request, monkeypatch):
+    """Both ways cache.py opens folders and entries: relative to a folder descriptor (POSIX),
+    or by path (where descriptors of folders are not available, e.g. Windows)."""
+    if request.param == "descriptors" and not cache._DIR_FD:
+        pytest.skip("folder descriptors are not available here")
+    if request.param == "paths":
+        monkeypatch.setattr(cache, "_DIR_FD", False)
+    return request.param
+
+
 def jit_backend(folder) -> "jit.JITBackend":
     from neurojit.backends import jit
 
@@ -410,7 +421,7 @@ def test_fifo_in_place_of_an_entry_is_left_alone(tmp_path):
 
 
 @needs_numba
-def test_folder_in_place_of_an_entry_is_one_warning(tmp_path):
+def test_folder_in_place_of_an_entry_is_one_warning(tmp_path, opened_by):
     """Item 12: an entry path that is a folder was a read warning and then a write warning."""
     backend = jit_backend(tmp_path)
     path, _ = backend.entry_path(LOOP, "float64")
@@ -422,7 +433,7 @@ def test_folder_in_place_of_an_entry_is_one_warning(tmp_path):
 
 
 @needs_numba
-def test_too_long_path_component_is_one_warning(tmp_path):
+def test_too_long_path_component_is_one_warning(tmp_path, opened_by):
     """Item 12: a component longer than the file system allows failed both the read and the write."""
     backend = jit_backend(tmp_path / ("x" * 300))
     with pytest.warns(CacheWarning) as record:
@@ -434,7 +445,7 @@ def test_too_long_path_component_is_one_warning(tmp_path):
 @needs_posix
 @pytest.mark.parametrize("where", ["entry", "version folder", "cache folder"])
 @pytest.mark.parametrize("mode", [0o020, 0o002])
-def test_cache_writable_by_others_is_neither_loaded_nor_written(tmp_path, where, mode):
+def test_cache_writable_by_others_is_neither_loaded_nor_written(tmp_path, opened_by, where, mode):
     """Item 10: an entry someone else could have written is never unpickled."""
     folder = tmp_path / "cache"
     entry = filled_cache(folder)
@@ -453,7 +464,7 @@ def test_cache_writable_by_others_is_neither_loaded_nor_written(tmp_path, where,
 @needs_numba
 @needs_posix
 @pytest.mark.parametrize("where", ["entry", "version folder"])
-def test_cache_owned_by_another_user_is_not_loaded(tmp_path, monkeypatch, where):
+def test_cache_owned_by_another_user_is_not_loaded(tmp_path, opened_by, monkeypatch, where):
     folder = tmp_path / "cache"
     entry = filled_cache(folder)
     target = entry if where == "entry" else entry.parent
@@ -471,7 +482,7 @@ def test_cache_owned_by_another_user_is_not_loaded(tmp_path, monkeypatch, where)
 
 @needs_numba
 @pytest.mark.skipif(not hasattr(os, "symlink"), reason="no symlinks")
-def test_symlinked_version_folder_is_never_written_through(tmp_path):
+def test_symlinked_version_folder_is_never_written_through(tmp_path, opened_by):
     """Item 10: entries written through a linked version folder escaped eviction and clear_cache."""
     folder, elsewhere = tmp_path / "cache", tmp_path / "elsewhere"
     folder.mkdir()
@@ -487,7 +498,7 @@ def test_symlinked_version_folder_is_never_written_through(tmp_path):
 
 @needs_numba
 @pytest.mark.skipif(not hasattr(os, "symlink"), reason="no symlinks")
-def test_symlinked_entry_is_not_followed(tmp_path):
+def test_symlinked_entry_is_not_followed(tmp_path, opened_by):
     folder = tmp_path / "cache"
     entry = filled_cache(folder)
     real = tmp_path / "elsewhere.njc"
@@ -499,7 +510,7 @@ def test_symlinked_entry_is_not_followed(tmp_path):
 
 @needs_numba
 @needs_posix
-def test_cache_folders_and_files_are_private_to_the_user(tmp_path):
+def test_cache_folders_and_files_are_private_to_the_user(tmp_path, opened_by):
     entry = filled_cache(tmp_path / "new" / "cache")
     assert entry.stat().st_mode & 0o777 == 0o600
     assert entry.parent.stat().st_mode & 0o777 == 0o700
