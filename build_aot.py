@@ -23,7 +23,8 @@ SIGILL, so it is not worth the risk.
 The build also writes ``_aot_manifest.json`` next to the modules (format in
 ``neurojit/backends/aot.py``): the SHA-256 of the kernel source the modules were built
 from, so that a stale build is never used, and the variants, best first, with the numpy
-CPU features each needs. If the build fails, the manifest records ``"failed": reason``
+CPU features each needs and the SHA-256 of its module file (a damaged binary is never
+imported). If the build fails, the manifest records ``"failed": reason``
 (neurojit then warns once and uses JIT or NumPy) and the script exits 1. Under
 ``setup.py`` a failure does not stop the install, so that an install without a C
 compiler still succeeds - unless ``NEUROJIT_REQUIRE_AOT=1`` is set (wheel builds set it).
@@ -269,7 +270,8 @@ def build(output_dir: Path = DEFAULT_OUTPUT, variants: list[Variant] | None = No
             path = compile_variant(variant, signatures, loops, output_dir)
             log(f"build_aot: {variant.name:<10} {path.name}  ({time.perf_counter() - start:.1f} s)")
             manifest["variants"].append(
-                {"name": variant.name, "module": variant.module, "cpu_features": list(variant.cpu_features)}
+                {"name": variant.name, "module": variant.module, "cpu_features": list(variant.cpu_features),
+                 "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}  # checked before import
             )
     except BaseException as exc:
         _remove_old_modules(output_dir)

@@ -23,7 +23,8 @@ import time
 
 import numpy as np
 
-from neurojit import JITCompiler, JITConfig, operations
+from neurojit import JITCompiler, JITConfig
+from neurojit.kernel import kernel_on
 from neurojit.backends.threads import ThreadedBackend, available_cores
 from neurojit.bench import contenders, interleaved_medians
 
@@ -75,16 +76,16 @@ def batch_split(counts: list[int], batch: int, repeats: int) -> None:
     spikes = (rng.random((batch, 1000, 1000)) < 0.05).astype(np.float32)
     weights = (rng.standard_normal((1000, 1000)) / np.sqrt(1000)).astype(np.float32)
     cases = {
-        "spike_processing": (operations.spike_processing, (spikes, weights, 0.5, 1e-3)),
-        "lif_network_run": (operations.lif_network_run, (spikes, weights, 0.3 * weights, 0.5, 1e-3)),
+        "spike_processing": (spikes, weights, 0.5, 1e-3),
+        "lif_network_run": (spikes, weights, 0.3 * weights, 0.5, 1e-3),
     }
-    for name, (function, args) in cases.items():
-        expected = function(backend, *args)
+    for name, args in cases.items():
+        expected = kernel_on(backend, name)(*args)
         runs = {}
         for k in counts:
-            split = ThreadedBackend(backend, threads=k)
-            np.testing.assert_array_equal(function(split, *args), expected)
-            runs[k] = lambda split=split: function(split, *args)
+            split = kernel_on(ThreadedBackend(backend, threads=k), name)
+            np.testing.assert_array_equal(split(*args), expected)
+            runs[k] = lambda split=split: split(*args)
         medians = interleaved_medians(runs, repeats)
         line = ", ".join(f"{k}: {medians[1] / medians[k]:.2f}x" for k in counts)
         print(f"  {name} B={batch} ({backend.name}, one thread {medians[1] * 1e3:.0f} ms): {line}")

@@ -8,7 +8,6 @@ Used by ``neurojit bench``, ``benchmarks/`` and :meth:`JITCompiler.benchmark_jit
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import statistics
@@ -171,7 +170,9 @@ def contenders(include_python: bool = True, threads: bool = True) -> dict[str, A
         for variant in manifest["variants"]:
             if not set(variant.get("cpu_features", [])) <= have:
                 continue
-            module = importlib.import_module(f"neurojit.{variant['module']}")
+            module, _ = aot._import_checked(variant)  # a damaged binary is never imported
+            if module is None:
+                continue
             backend = aot.AOTBackend(module, variant["name"])
             found[f"aot-{variant['name']}"] = backend
             if threads:

@@ -26,7 +26,27 @@ next save, with one :class:`CacheWarning` saying so; creating it the first time 
 
 Only files whose names match the patterns above, inside folders whose names match
 ``neurojit-*-numba-*``, directly under ``cache_directory``, are ever listed, measured,
-evicted or deleted: anything else living in ``cache_directory`` is never touched.
+evicted or deleted: anything else living in ``cache_directory`` is never touched. On
+POSIX systems only those owned by the current user count as neurojit's (another user's
+files are never measured, evicted or deleted).
+
+Trust model. An entry is a pickle of machine code: loading it runs code in this process,
+and the checksum only detects accidents, not tampering. So an entry is only loaded, and
+only written, where nobody but the user (and root) could have put it there, checked the
+way ssh checks ``~/.ssh`` (POSIX only; on Windows the folders' access lists are not
+inspected):
+
+* ``cache_directory`` (followed if it is a symbolic link: it is the user's own choice)
+  must belong to the user or root and must not be writable by group or others;
+* the version folder and the entry must belong to the user, must not be writable by
+  group or others, and must not be symbolic links: nothing inside the cache folder is
+  ever followed out of it (files are opened relative to their folder with ``O_NOFOLLOW``);
+* an entry must be a regular file (a FIFO, a device or a folder in its place is left
+  alone, never opened for reading: opening a FIFO would block).
+
+A folder or entry that fails these checks is never loaded from or written to: one
+:class:`CacheWarning` says which and how to fix it, and the loop is compiled in memory.
+neurojit creates its folders with mode 0700 and its files with mode 0600.
 
 This module does file work only; it imports neither numba nor the rest of neurojit
 beyond its version.
@@ -38,6 +58,7 @@ import hashlib
 import logging
 import os
 import re
+import stat
 import sys
 import threading
 import time
@@ -70,6 +91,96 @@ class CacheWarning(RuntimeWarning):
 
 class CorruptEntryError(ValueError):
     """A cache file is truncated, altered or not a neurojit cache file."""
+
+
+class UntrustedCacheError(OSError):
+    """A cache folder or entry that someone other than the user could have written (or a
+    symbolic link inside the cache folder): it is neither loaded from nor written to."""
+
+
+class NotAnEntryError(OSError):
+    """Something that is not a regular file (a FIFO, a folder, a device) where an entry belongs."""
+
+
+# -- trust ----------------------------------------------------------------------------
+
+_POSIX = os.name == "posix"
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
+_BINARY = getattr(os, "O_BINARY", 0)
+#: folders are opened and entries opened, created and renamed relative to their folder
+#: (``os.replace`` takes descriptors wherever ``os.rename`` does: both are renameat)
+_DIR_FD = _POSIX and {os.open, os.rename, os.unlink} <= os.supports_dir_fd
+
+
+def _uid() -> int:
+    """The user whose cache this is (the effective uid)."""
+    return os.geteuid()
+
+
+def _distrust(st: os.stat_result, what: str, path) -> str | None:
+    """Why ``st`` (of ``what`` at ``path``) is not trusted, or None. POSIX only."""
+    if not _POSIX:
+        return None
+    if st.st_uid not in (_uid(), 0):
+        return f"{what} {os.fspath(path)} belongs to another user (uid {st.st_uid})"
+    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        who = "others" if st.st_mode & stat.S_IWOTH else "its group"
+        return f"{what} {os.fspath(path)} is writable by {who} (mode {stat.filemode(st.st_mode)})"
+    return None
+
+
+def _check_root(root: Path) -> None:
+    """Raise :class:`UntrustedCacheError` unless ``cache_directory`` may hold entries.
+
+    Raises FileNotFoundError / NotADirectoryError when it does not exist (yet).
+    """
+    st = os.stat(root)  # follows a link: the configured folder itself is the user's choice
+    if not stat.S_ISDIR(st.st_mode):
+        raise NotADirectoryError(f"{os.fspath(root)} is not a folder")
+    why = _distrust(st, "the cache folder", root)
+    if why:
+        raise UntrustedCacheError(why)
+
+
+def _open_folder(folder: Path) -> int | None:
+    """A descriptor of the version folder after checking it (never a link), or None where
+    descriptors of folders are not available. Raises FileNotFoundError if it is absent."""
+    st = os.lstat(folder)
+    if stat.S_ISLNK(st.st_mode):
+        raise UntrustedCacheError(
+            f"{os.fspath(folder)} is a symbolic link; neurojit never follows links inside its cache folder"
+        )
+    if not stat.S_ISDIR(st.st_mode):
+        raise NotADirectoryError(f"{os.fspath(folder)} is not a folder")
+    if not _DIR_FD:
+        why = _distrust(st, "the cache folder", folder)
+        if why:
+            raise UntrustedCacheError(why)
+        return None
+    try:
+        fd = os.open(folder, os.O_RDONLY | _DIRECTORY | _NOFOLLOW)
+    except OSError as exc:
+        if os.path.islink(folder):  # swapped for a link since the lstat
+            raise UntrustedCacheError(f"{os.fspath(folder)} is a symbolic link") from exc
+        raise
+    try:
+        why = _distrust(os.fstat(fd), "the cache folder", folder)
+        if why:
+            raise UntrustedCacheError(why)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISDIR, "folder"), (stat.S_ISFIFO, "FIFO"), (stat.S_ISLNK, "symbolic link"),
+                       (stat.S_ISSOCK, "socket"), (stat.S_ISCHR, "device"), (stat.S_ISBLK, "device")):
+        if test(mode):
+            return name
+    return "special file"
 
 
 # -- where ---------------------------------------------------------------------------
@@ -109,18 +220,55 @@ def entry_name(loop: str, dtype: str, options: str, key_digest: str) -> str:
 def read_entry(path: str | os.PathLike) -> bytes | None:
     """The body stored in ``path``; ``None`` if there is no such file.
 
+    The cache folder (``path``'s grandparent), the version folder and the entry are checked
+    first (see the trust model in the module docstring).
+
     Raises
     ------
     CorruptEntryError
         If the file is not a complete, unaltered neurojit cache file.
+    UntrustedCacheError
+        If the folders or the file could have been written by someone else, or are links.
+    NotAnEntryError
+        If something other than a regular file is in the entry's place.
     OSError
         If the file exists but cannot be read.
     """
+    path = Path(path)
     try:
-        with open(path, "rb") as f:
-            data = f.read()
+        _check_root(path.parent.parent)
+        folder_fd = _open_folder(path.parent)
     except (FileNotFoundError, NotADirectoryError):  # no entry (or no folder) yet
         return None
+    try:
+        try:
+            if folder_fd is not None:
+                fd = os.open(path.name, os.O_RDONLY | _NOFOLLOW | _NONBLOCK, dir_fd=folder_fd)
+            else:
+                fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _NONBLOCK | _BINARY)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            if os.path.islink(path):
+                raise UntrustedCacheError(
+                    f"{os.fspath(path)} is a symbolic link; neurojit never follows links inside its cache folder"
+                ) from exc
+            raise
+    finally:
+        if folder_fd is not None:
+            os.close(folder_fd)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):  # checked on the open file: a FIFO is never read
+            raise NotAnEntryError(f"{os.fspath(path)} is a {_kind(st.st_mode)}, not a cache file; neurojit leaves it alone")
+        why = _distrust(st, "the cache file", path)
+        if why:
+            raise UntrustedCacheError(why)
+    except BaseException:
+        os.close(fd)
+        raise
+    with os.fdopen(fd, "rb") as f:
+        data = f.read()
     header = len(MAGIC) + _DIGEST_BYTES
     if len(data) < header or not data.startswith(MAGIC):
         raise CorruptEntryError(f"{os.fspath(path)} is not a neurojit cache file (or is truncated)")
@@ -139,8 +287,13 @@ def write_entry(path: str | os.PathLike, body: bytes) -> None:
     deleted the cache while neurojit was running: it is recreated and the entry written,
     with one :class:`CacheWarning` per folder (see :func:`warn_once`).
 
+    The folders are created with mode 0700 and the file with mode 0600, and both folders are
+    checked as for :func:`read_entry` before anything is written.
+
     Raises
     ------
+    UntrustedCacheError
+        If a folder could be written by someone else, or the version folder is a link.
     OSError
         If the folder cannot be created or written.
     """
@@ -154,20 +307,41 @@ def write_entry(path: str | os.PathLike, body: bytes) -> None:
             "saved before are gone and are compiled again on next use. If something cleans this "
             "folder, choose another JITConfig(cache_directory=...).",
         )
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.tmp.{uuid.uuid4().hex[:16]}")
+    folder.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    _check_root(folder.parent)
     try:
-        with open(tmp, "wb") as f:
-            f.write(MAGIC)
-            f.write(hashlib.sha256(body).digest())
-            f.write(body)
-        os.replace(tmp, path)
-    except BaseException:
+        folder.mkdir(mode=0o700)
+    except FileExistsError:
+        pass  # checked next, like any folder found in place
+    folder_fd = _open_folder(folder)
+    tmp = f"{path.name}.tmp.{uuid.uuid4().hex[:16]}"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _BINARY
+    try:
+        if folder_fd is not None:
+            fd = os.open(tmp, flags, 0o600, dir_fd=folder_fd)
+        else:
+            fd = os.open(folder / tmp, flags, 0o600)
         try:
-            tmp.unlink()
-        except OSError:
-            pass
-        raise
+            with os.fdopen(fd, "wb") as f:
+                f.write(MAGIC)
+                f.write(hashlib.sha256(body).digest())
+                f.write(body)
+            if folder_fd is not None:
+                os.replace(tmp, path.name, src_dir_fd=folder_fd, dst_dir_fd=folder_fd)
+            else:
+                os.replace(folder / tmp, path)
+        except BaseException:
+            try:
+                if folder_fd is not None:
+                    os.unlink(tmp, dir_fd=folder_fd)
+                else:
+                    os.unlink(folder / tmp)
+            except OSError:
+                pass
+            raise
+    finally:
+        if folder_fd is not None:
+            os.close(folder_fd)
     _mark_in_use(folder)
 
 
@@ -183,7 +357,10 @@ def remove_entry(path: str | os.PathLike) -> bool:
 def touch(path: str | os.PathLike) -> None:
     """Mark an entry as just used (its modification time is the last-use time for eviction)."""
     try:
-        os.utime(path)
+        if os.utime in os.supports_follow_symlinks:
+            os.utime(path, follow_symlinks=False)
+        else:
+            os.utime(path)
     except OSError:
         pass  # a read-only cache still serves loads
 
@@ -199,11 +376,16 @@ def _version_folders(cache_directory: str | os.PathLike) -> list[Path]:
     folders = []
     for child in children:
         try:
-            if _VERSION_FOLDER.match(child.name) and child.is_dir() and not child.is_symlink():
+            if _VERSION_FOLDER.match(child.name) and child.is_dir() and not child.is_symlink() and _mine(child):
                 folders.append(child)
         except OSError:
             continue
     return folders
+
+
+def _mine(path: Path) -> bool:
+    """True unless ``path`` (not followed) belongs to another user (POSIX)."""
+    return not _POSIX or path.lstat().st_uid == _uid()
 
 
 def neurojit_files(cache_directory: str | os.PathLike | None) -> list[Path]:
@@ -218,7 +400,7 @@ def neurojit_files(cache_directory: str | os.PathLike | None) -> list[Path]:
             continue
         for child in children:
             try:
-                if _ENTRY_FILE.match(child.name) and child.is_file() and not child.is_symlink():
+                if _ENTRY_FILE.match(child.name) and child.is_file() and not child.is_symlink() and _mine(child):
                     files.append(child)
             except OSError:
                 continue

@@ -79,13 +79,13 @@ def _checker(p: Param) -> Callable[[Shapes, Any], Any]:
         return lambda shapes, value: shapes.array(name, value, dims)
     if p.kind == "vector":
         return lambda shapes, value: shapes.vector_or_scalar(name, 0.0 if value is None else value, dims[0])
+    positive = p.kind in ("positive", "fraction")
     if p.kind == "fraction":
         number = lambda value: fraction(name, value)  # noqa: E731
     else:
-        positive = p.kind == "positive"
         number = lambda value: finite_scalar(name, value, positive=positive)  # noqa: E731
     if p.native:
-        return lambda shapes, value: shapes.scalar(name, number(value))
+        return lambda shapes, value: shapes.scalar(name, number(value), positive=positive)
     return lambda shapes, value: number(value)
 
 

@@ -143,11 +143,15 @@ class Shapes:
             return np.full(self.sizes[dim], self.scalar(name, finite_scalar(name, value)), dtype=self.dtype)
         return self.array(name, value, (dim,))
 
-    def scalar(self, name: str, value: float) -> np.generic:
-        """A validated Python float as a scalar of the call's dtype, still finite there."""
+    def scalar(self, name: str, value: float, *, positive: bool = False) -> np.generic:
+        """A validated Python float as a scalar of the call's dtype, still finite there (and
+        still positive, if asked: a tiny positive number can round to 0 in float32)."""
         if self.dtype is FLOAT32 and not -_FLOAT32_OVERFLOW < value < _FLOAT32_OVERFLOW:
             raise ValueError(f"{name} = {value} is out of the range of float32 (the call's dtype)")
-        return self.dtype.type(value)
+        converted = self.dtype.type(value)
+        if positive and not converted > 0:
+            raise ValueError(f"{name} = {value} is 0 in {self.dtype_name} (the call's dtype); it must be positive")
+        return converted
 
 
 def finite_scalar(name: str, value: Any, *, positive: bool = False) -> float:
@@ -159,7 +163,7 @@ def finite_scalar(name: str, value: Any, *, positive: bool = False) -> float:
     try:
         result = float(value)
     except OverflowError:  # a Python int beyond the float range
-        raise ValueError(f"{name} must be finite, got an integer of {int(value).bit_length()} bits") from None
+        raise ValueError(f"{name} must be finite, got an integer too large for a float ({len(str(abs(int(value))))} digits)") from None
     if not math.isfinite(result):
         raise ValueError(f"{name} must be finite, got {result}")
     if positive and result <= 0:

@@ -9,8 +9,10 @@ exporting every loop of :data:`neurojit.kernels.signatures.LOOPS` for float32 an
      "source_digest": "<sha256 of the kernel source, signatures.source_digest()>",
      "numba_version": "0.68.1", "npy_target_version": "NPY_1_22_API_VERSION",
      "release_gil": true, "machine": "x86_64",
-     "variants": [{"name": "x86_64_v3", "module": "_aot_x86_64_v3", "cpu_features": ["X86_V3"]},
-                  {"name": "baseline", "module": "_aot_baseline", "cpu_features": []}],   # best first
+     "variants": [{"name": "x86_64_v3", "module": "_aot_x86_64_v3", "cpu_features": ["X86_V3"],
+                   "sha256": "<sha256 of the module file>"},
+                  {"name": "baseline", "module": "_aot_baseline", "cpu_features": [],
+                   "sha256": "..."}],     # best first
      "failed": null}                      # or the reason the build could not compile
 
 At the first kernel, the loader picks the one named by ``NEUROJIT_AOT_VARIANT`` (refused
@@ -20,15 +22,22 @@ counts as absent, so a module the CPU might not run is never chosen). numpy < 2.
 ``X86_V3`` entry: there it is inferred from the parts of x86-64-v3 the table lists (AVX2,
 FMA3, F16C, ...) plus those it does not (BMI1/2, LZCNT, MOVBE, XSAVE) read from
 ``/proc/cpuinfo``; where that file is missing the baseline is used. A binary built from other kernel source than
-the installed one is never used. Importing this module imports neither numba nor the
-extensions.
+the installed one is never used.
+
+A damaged install must not take the process down: a manifest of the wrong shape is
+reported, never half-read, and the chosen module's file is hashed and compared with the
+manifest's ``sha256`` before it is imported (a binary whose code was damaged can crash at
+import, before any Python check could run). Either problem is one warning and the next
+backend. Importing this module imports neither numba nor the extensions.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import os
+import re
 from dataclasses import dataclass
 from typing import Callable
 
@@ -130,6 +139,80 @@ def _choose_variant(variants: list[dict]) -> tuple[dict | None, str]:
     return None, f"this CPU supports none of the built variants ({', '.join(names)})"
 
 
+_MODULE_NAME = re.compile(r"^_aot_[A-Za-z0-9_]+$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _manifest_problem(manifest) -> str | None:
+    """What is wrong with the shape of a parsed manifest, or None if it is well formed."""
+    if not isinstance(manifest, dict):
+        return f"it holds a JSON {type(manifest).__name__}, not an object"
+    failed = manifest.get("failed")
+    if failed is not None and not isinstance(failed, str):
+        return f'"failed" is a {type(failed).__name__}, not a string or null'
+    if failed:
+        return None  # a failed build records only why; nothing else is read
+    if not isinstance(manifest.get("format", MANIFEST_FORMAT), int):
+        return f'"format" is {manifest.get("format")!r}, not an integer'
+    if manifest.get("format", MANIFEST_FORMAT) != MANIFEST_FORMAT:
+        return None  # another format: reported as such, its fields are not read
+    if not isinstance(manifest.get("source_digest"), str):
+        return '"source_digest" is missing or not a string'
+    variants = manifest.get("variants")
+    if not isinstance(variants, list) or not variants:
+        return f'"variants" is {type(variants).__name__ if variants is not None else "missing"}, not a non-empty list'
+    for i, variant in enumerate(variants):
+        if not isinstance(variant, dict):
+            return f"variant {i} is a {type(variant).__name__}, not an object"
+        if not isinstance(variant.get("name"), str):
+            return f'variant {i} has no "name" string'
+        if not isinstance(variant.get("module"), str) or not _MODULE_NAME.match(variant["module"]):
+            return f'variant {variant["name"]!r} has no "module" named _aot_<variant>'
+        features = variant.get("cpu_features", [])
+        if not isinstance(features, list) or not all(isinstance(f, str) for f in features):
+            return f'variant {variant["name"]!r} has a "cpu_features" that is not a list of strings'
+        if not isinstance(variant.get("sha256"), str) or not _SHA256.match(variant["sha256"]):
+            return f'variant {variant["name"]!r} has no "sha256" of its module (built by an older build_aot.py?)'
+    return None
+
+
+def _file_sha256(path: str) -> str:
+    sha = signatures.sha256()  # the interpreter's own SHA-256 (no OpenSSL to load)
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            sha.update(block)
+    return sha.hexdigest()
+
+
+def _import_checked(variant: dict):
+    """Import the module of ``variant`` after checking its file against the manifest's digest.
+
+    Returns ``(module, None)`` or ``(None, why not)``.
+    """
+    name = f"{__package__.rpartition('.')[0]}.{variant['module']}"
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError) as exc:
+        spec, error = None, exc
+    else:
+        error = None
+    if spec is None or not spec.origin or not os.path.isfile(spec.origin):
+        return None, f"the AOT module {variant['module']} does not import ({error or 'no such module'}); {BUILD_HINT}"
+    try:
+        digest = _file_sha256(spec.origin)
+    except OSError as exc:
+        return None, f"the AOT module {spec.origin} is unreadable ({exc}); {BUILD_HINT}"
+    if digest != variant["sha256"]:
+        return None, (
+            f"the AOT module {spec.origin} is damaged or was replaced: its SHA-256 does not match the "
+            f"manifest, so it was not loaded; reinstall neurojit, or {BUILD_HINT}"
+        )
+    try:
+        return importlib.import_module(name), None
+    except ImportError as exc:
+        return None, f"the AOT module {variant['module']} does not import ({exc}); {BUILD_HINT}"
+
+
 def load() -> AOTStatus:
     """Find, check and import the best AOT variant for this machine."""
     try:
@@ -139,6 +222,9 @@ def load() -> AOTStatus:
         return AOTStatus(None, f"AOT kernels are not built in this install; {BUILD_HINT}")
     except (OSError, ValueError) as exc:
         return AOTStatus(None, f"the AOT manifest {MANIFEST} is unreadable ({exc}); {BUILD_HINT}", True)
+    problem = _manifest_problem(manifest)
+    if problem is not None:
+        return AOTStatus(None, f"the AOT manifest {MANIFEST} is malformed ({problem}); {BUILD_HINT}", True)
     if manifest.get("failed"):
         return AOTStatus(
             None,
@@ -157,13 +243,12 @@ def load() -> AOTStatus:
             f"(stale build, e.g. an editable install after a kernel edit); rebuild: {BUILD_HINT}",
             True,
         )
-    variant, why = _choose_variant(manifest.get("variants", []))
+    variant, why = _choose_variant(manifest["variants"])
     if variant is None:
         return AOTStatus(None, why, True)
-    try:
-        module = importlib.import_module(f"{__package__.rpartition('.')[0]}.{variant['module']}")
-    except ImportError as exc:
-        return AOTStatus(None, f"the AOT module {variant['module']} does not import ({exc}); {BUILD_HINT}", True)
+    module, error = _import_checked(variant)
+    if module is None:
+        return AOTStatus(None, error, True)
     backend = AOTBackend(module, variant["name"])
     missing = [loop for loop in signatures.LOOPS if not backend.has(loop)]
     if missing:

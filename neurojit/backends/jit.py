@@ -22,11 +22,18 @@ Thread safety of parallel loops: numba's ``workqueue`` threading layer aborts th
 process when two threads launch parallel loops at the same time. When that layer is the
 one in use, neurojit serialises the launches of its own parallel loops with one lock;
 numba's settings are never changed.
+
+Fork safety of parallel loops: a process forked after numba's threading layer has started
+(GNU OpenMP kills such a child at its first parallel launch, and no layer's worker threads
+survive a fork) never launches a parallel loop. There each parallel loop runs its serial
+compile instead (compiled or loaded from the disk cache on first use in that process),
+which gives the same numbers.
 """
 
 from __future__ import annotations
 
 import collections
+import functools
 import hashlib
 import json
 import logging
@@ -163,6 +170,7 @@ class _DiskCache(_NumbaCacheBase):
         self._path, self._key = entry
         self._name = name
         self._enabled = True
+        self._save = True  # False once the entry was found unreadable or untrusted: one warning, not two
         self.hit = False
 
     @property
@@ -195,13 +203,19 @@ class _DiskCache(_NumbaCacheBase):
             from numba.core.compiler import CompileResult
 
             cres = CompileResult._rebuild(target_context, *payload)
-        except OSError as exc:  # exists but unreadable: leave it alone
+        except cache.UntrustedCacheError as exc:  # someone else could have written it: never load or write
+            self._save = False
+            self._backend._event("cache_misses", "cache miss: %s (untrusted: %s)", self._name, exc)
+            self._backend._problem("untrusted", folder, _untrusted_message(exc))
+            return None
+        except OSError as exc:  # exists but unreadable (or not a file, or a too long path): leave it alone
+            self._save = False  # writing over it would fail the same way, or clobber what is not ours
             self._backend._event("cache_misses", "cache miss: %s (unreadable: %s)", self._name, exc)
             self._backend._problem(
                 "read", folder,
                 f"neurojit could not read its JIT cache file {self._path} ({type(exc).__name__}: {exc}); "
-                "compiling in memory instead. Fix: make the folder readable, choose another "
-                "JITConfig(cache_directory=...) or set cache_compiled_functions=False.",
+                "compiling in memory instead. Fix: make it readable (or move away what is in its place), "
+                "choose another JITConfig(cache_directory=...) or set cache_compiled_functions=False.",
             )
             return None
         except Exception as exc:  # truncated, altered or foreign: replace it
@@ -220,12 +234,15 @@ class _DiskCache(_NumbaCacheBase):
         return cres
 
     def save_overload(self, sig, cres) -> None:
-        if not self._enabled or not _cachable(cres):
+        if not self._enabled or not self._save or not _cachable(cres):
             return
         from numba.core.serialize import dumps
 
         try:
             cache.write_entry(self._path, dumps((self._key, cres._reduce())))
+        except cache.UntrustedCacheError as exc:
+            self._backend._problem("untrusted", self._path.parent, _untrusted_message(exc))
+            return
         except Exception as exc:  # unwritable, vanished or full folder
             self._backend._problem(
                 "write", self._path.parent,
@@ -236,6 +253,15 @@ class _DiskCache(_NumbaCacheBase):
             return
         self._backend._log("saved %s to the JIT cache as %s", self._name, self._path)
         self._backend._evict()
+
+
+def _untrusted_message(exc: Exception) -> str:
+    return (
+        f"neurojit does not use its JIT cache here: {exc}. Cache files hold machine code that neurojit "
+        "runs, so it only loads and writes folders and files that belong to you and that no one else can "
+        "write; kernels are compiled in memory instead. Fix: remove it or `chmod go-w` it (and never link "
+        "into the cache folder), or choose a JITConfig(cache_directory=...) of your own."
+    )
 
 
 def _cachable(cres) -> bool:
@@ -259,16 +285,39 @@ def _launch_needs_lock() -> bool:
     return _threading_layer == "workqueue"
 
 
+#: True in a process forked after numba's threading layer had started: no parallel launches here.
+_forked_after_launch = False
+
+
+def _after_fork_in_child() -> None:
+    global _forked_after_launch
+    if _forked_after_launch or not NUMBA_AVAILABLE:
+        return
+    try:
+        numba.threading_layer()  # raises ValueError until a parallel loop has been launched
+    except ValueError:
+        return
+    _forked_after_launch = True
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 class ParallelLoop:
-    """A compiled parallel loop whose launches are serialised when numba's layer requires it."""
+    """A compiled parallel loop whose launches are serialised when numba's layer requires it,
+    and which runs its serial compile (``serial()`` returns it) in a process forked after a launch."""
 
-    __slots__ = ("dispatcher", "__name__", "__wrapped__")
+    __slots__ = ("dispatcher", "serial", "__name__", "__wrapped__")
 
-    def __init__(self, dispatcher):
+    def __init__(self, dispatcher, serial: Callable[[], Callable]):
         self.dispatcher = self.__wrapped__ = dispatcher
+        self.serial = serial
         self.__name__ = dispatcher.__name__
 
     def __call__(self, *args):
+        if _forked_after_launch:
+            return self.serial()(*args)
         if _launch_needs_lock():
             with _launch_lock:
                 return self.dispatcher(*args)
@@ -300,7 +349,7 @@ class JITBackend:
     stats : collections.Counter
         ``compiles`` (numba compiles run), ``cache_hits``, ``cache_misses``, ``evictions``.
     cache_problems : dict
-        ``"read"``, ``"corrupt"`` or ``"write"`` -> the latest such problem with the disk cache
+        ``"read"``, ``"corrupt"``, ``"write"`` or ``"untrusted"`` -> the latest such problem with the disk cache
         (each is also a :class:`~neurojit.cache.CacheWarning`, once per folder and process).
     """
 
@@ -333,6 +382,7 @@ class JITBackend:
         self.compilation_times: dict[str, float] = {}
         self.stats: collections.Counter = collections.Counter()
         self.cache_problems: dict[str, str] = {}
+        self._serial: JITBackend | None = None  # serial twin, made in a forked child (see ParallelLoop)
 
     # -- logging and counters
 
@@ -417,7 +467,17 @@ class JITBackend:
             self._event("compiles", "compiled %s (%s) in %.3f s", name, tag, elapsed)
         else:
             self._log("loaded %s (%s) from the disk cache in %.3f s", name, tag, elapsed)
-        return ParallelLoop(dispatcher) if parallel else dispatcher
+        return ParallelLoop(dispatcher, functools.partial(self._serial_loop, loop, dtype)) if parallel else dispatcher
+
+    def _serial_loop(self, loop: str, dtype: str) -> Callable:
+        """The serial compile of ``loop``, for a process that must not launch parallel loops."""
+        with self._locks_guard:
+            if self._serial is None:
+                self._serial = JITBackend(
+                    fastmath=self.fastmath, parallel=False, cache_directory=self.cache_directory,
+                    max_cache_size=self.max_cache_size, verbose=self._level == logging.INFO,
+                )
+        return self._serial.loop(loop, dtype)
 
     def compiled_functions(self) -> list[str]:
         """Names of the loops compiled so far, as ``loop[dtype]``."""
@@ -479,17 +539,22 @@ class JITBackend:
         return report
 
     def _start_worker(self, share: list[tuple[str, str]], folder: str) -> subprocess.Popen:
+        # Isolated (-I): the worker neither puts its current folder first on sys.path (a
+        # ./neurojit or ./numba there would be imported instead) nor reads PYTHON* variables.
+        # It gets this process's absolute sys.path instead, this neurojit's folder first.
         package_root = str(Path(__file__).resolve().parents[2])
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
         job = {
             "fastmath": self.fastmath, "parallel": self.parallel, "cache_directory": folder,
             "max_cache_size": self.max_cache_size, "variants": share,
+            "sys_path": list(dict.fromkeys([package_root] + [p for p in sys.path if p and os.path.isabs(p)])),
         }
-        code = "import json, sys; from neurojit.backends.jit import _warmup_worker; _warmup_worker(json.loads(sys.argv[1]))"
+        code = (
+            "import json, sys; job = json.loads(sys.argv[1]); sys.path[:0] = job['sys_path']; "
+            "from neurojit.backends.jit import _warmup_worker; _warmup_worker(job)"
+        )
         return subprocess.Popen(
-            [sys.executable, "-c", code, json.dumps(job)],
-            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            [sys.executable, "-I", "-c", code, json.dumps(job)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )
 
 

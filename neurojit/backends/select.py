@@ -78,11 +78,6 @@ def choose(backend: str, enable_jit: bool) -> Choice:
     BackendUnavailableError
         If ``backend`` names a backend that cannot be used here.
     """
-    aot_state = aot_status()
-    if backend == "aot":
-        if aot_state.backend is None:
-            raise BackendUnavailableError(f"backend 'aot' was requested but {aot_state.reason}")
-        return Choice("aot", f"forced (backend='aot'); {aot_state.reason}")
     if backend == "jit":
         jit_ok, jit_why, _ = jit_status(enable_jit)
         if not jit_ok:
@@ -90,6 +85,11 @@ def choose(backend: str, enable_jit: bool) -> Choice:
         return Choice("jit", f"forced (backend='jit'); numba {_jit().NUMBA_VERSION}")
     if backend == "python":
         return Choice("python", "forced (backend='python')")
+    aot_state = aot_status()  # only where AOT can be chosen: a forced JIT or NumPy never loads it
+    if backend == "aot":
+        if aot_state.backend is None:
+            raise BackendUnavailableError(f"backend 'aot' was requested but {aot_state.reason}")
+        return Choice("aot", f"forced (backend='aot'); {aot_state.reason}")
     if aot_state.backend is not None:
         return Choice("aot", aot_state.reason)  # numba is never imported on this path
     jit_ok, jit_why, jit_broken = jit_status(enable_jit)

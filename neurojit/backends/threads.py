@@ -6,6 +6,15 @@ AOT backend is wrapped in :class:`ThreadedBackend`, which splits the batch axis 
 loops below into one slice per core (slices of C-contiguous arrays along axis 0 stay
 C-contiguous, so the loops get exactly the arrays they expect). Batch rows are
 independent, so the results equal a single call bit for bit.
+
+The pool is made on the first split and shared by every compiler of the process. Two
+situations where it cannot serve are handled here:
+
+* ``os.fork()`` (also ``multiprocessing``'s ``fork`` start method): a child inherits the
+  pool object but not its threads, so work submitted to it would wait forever. The child
+  forgets the inherited pool (``os.register_at_fork``) and makes its own on its first split.
+* interpreter shutdown: ``concurrent.futures`` refuses new work once it has begun (e.g. in an
+  ``atexit`` handler); the slices it refuses run in the calling thread, one after another.
 """
 
 from __future__ import annotations
@@ -42,6 +51,17 @@ def _shared_pool() -> "ThreadPoolExecutor":
         if _pool is None:
             _pool = ThreadPoolExecutor(max_workers=available_cores(), thread_name_prefix="neurojit")
         return _pool
+
+
+def _forget_pool_in_child() -> None:
+    """After ``os.fork()``, in the child: the inherited pool has no threads; make a new one when needed."""
+    global _pool, _pool_lock
+    _pool = None
+    _pool_lock = threading.Lock()  # another thread may have held it at the moment of the fork
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_forget_pool_in_child)
 
 
 class ThreadedBackend:
@@ -84,7 +104,15 @@ class ThreadedBackend:
                 sliced[p] = args[p][lo:hi]
             loop(*sliced)
 
-        futures = [_shared_pool().submit(run, lo, hi) for lo, hi in zip(bounds[1:-1], bounds[2:])]
-        run(bounds[0], bounds[1])  # the calling thread takes the first slice
+        pool = _shared_pool()
+        futures, refused = [], []
+        for lo, hi in zip(bounds[1:-1], bounds[2:]):
+            try:
+                futures.append(pool.submit(run, lo, hi))
+            except RuntimeError:  # "cannot schedule new futures after (interpreter) shutdown"
+                refused.append((lo, hi))
+        run(bounds[0], bounds[1])  # the calling thread takes the first slice ...
+        for lo, hi in refused:  # ... and those the pool would not take
+            run(lo, hi)
         for future in futures:
             future.result()

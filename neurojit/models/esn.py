@@ -8,7 +8,7 @@ import numpy as np
 
 from .readout import RidgeReadout
 from .tasks import nrmse
-from ._setup import dtype_and_compiler
+from ._setup import boolean, dtype_and_compiler, integer, per_input, real, real_array
 
 __all__ = ["EchoStateNetwork", "PRESETS", "sparse_random_matrix"]
 
@@ -30,8 +30,7 @@ def sparse_random_matrix(
     Each entry is non-zero with probability ``connectivity``; non-zero values are
     standard normal (``"normal"``) or uniform in [-1, 1] (``"uniform"``).
     """
-    if not 0 < connectivity <= 1:
-        raise ValueError(f"connectivity must be in (0, 1], got {connectivity}")
+    connectivity = real("connectivity", connectivity, 0, 1, open_low=True)
     mask = rng.random(shape) < connectivity
     if distribution == "normal":
         values = rng.standard_normal(shape)
@@ -43,7 +42,8 @@ def sparse_random_matrix(
 
 
 def _as_sequence(name: str, values: Any, width: int | None = None) -> np.ndarray:
-    array = np.asarray(values, dtype=np.float64)
+    """``values`` as a ``(T, width)`` float64 array of finite reals (a ``(T,)`` array is one column)."""
+    array = real_array(name, values)
     if array.ndim == 1:
         array = array[:, None]
     if array.ndim != 2:
@@ -127,31 +127,28 @@ class EchoStateNetwork:
         dtype: Any = np.float64,
         compiler: Any = None,
     ):
-        if n_units < 1 or n_inputs < 1:
-            raise ValueError(f"n_units and n_inputs must be >= 1, got {n_units}, {n_inputs}")
-        if not 0 < leak_rate <= 1:
-            raise ValueError(f"leak_rate must be in (0, 1], got {leak_rate}")
-        if spectral_radius < 0 or warmup < 0:
-            raise ValueError("spectral_radius and warmup must be >= 0")
+        self.n_units, self.n_inputs = integer("n_units", n_units, 1), integer("n_inputs", n_inputs, 1)
+        self.leak_rate = real("leak_rate", leak_rate, 0, 1, open_low=True)
+        self.spectral_radius = real("spectral_radius", spectral_radius, 0)
+        scaling = per_input("input_scaling", input_scaling, self.n_inputs)
+        bias_scaling = real("bias_scaling", bias_scaling)
+        self.input_offset = per_input("input_offset", input_offset, self.n_inputs)
+        connectivity = real("connectivity", connectivity, 0, 1, open_low=True)
+        input_connectivity = real("input_connectivity", input_connectivity, 0, 1, open_low=True)
+        self.readout = RidgeReadout(ridge)
+        self.warmup = integer("warmup", warmup, 0)
+        self.include_input = boolean("include_input", include_input)
         self.dtype, self.compiler = dtype_and_compiler(dtype, compiler)
         self._kernel = self.compiler.compile_reservoir_run_kernel()
-        self.n_units, self.n_inputs = int(n_units), int(n_inputs)
-        self.leak_rate = float(leak_rate)
-        self.spectral_radius = float(spectral_radius)
-        self.warmup = int(warmup)
-        self.include_input = bool(include_input)
-        self.input_offset = np.broadcast_to(np.asarray(input_offset, dtype=np.float64), (self.n_inputs,)).copy()
         rng = np.random.default_rng(seed)
         w = sparse_random_matrix(rng, (self.n_units, self.n_units), connectivity)
         radius = np.abs(np.linalg.eigvals(w)).max() if w.any() else 0.0
         if radius > 0:
             w *= self.spectral_radius / radius
-        scaling = np.broadcast_to(np.asarray(input_scaling, dtype=np.float64), (self.n_inputs,))
         w_in = sparse_random_matrix(rng, (self.n_inputs, self.n_units), input_connectivity, "uniform")
         self.reservoir_weights = w.astype(self.dtype)
         self.input_weights = (w_in * scaling[:, None]).astype(self.dtype)
         self.bias = (rng.uniform(-1.0, 1.0, self.n_units) * bias_scaling).astype(self.dtype)
-        self.readout = RidgeReadout(ridge)
         self.state = np.zeros(self.n_units, self.dtype)
 
     # -- the reservoir ------------------------------------------------------------------
@@ -210,7 +207,7 @@ class EchoStateNetwork:
         y = _as_sequence("targets", targets)
         if y.shape[0] != u.shape[0]:
             raise ValueError(f"targets must have {u.shape[0]} steps like inputs, got {y.shape[0]}")
-        warmup = self.warmup if warmup is None else int(warmup)
+        warmup = self.warmup if warmup is None else integer("warmup", warmup)
         if not 0 <= warmup < u.shape[0] - 1:
             raise ValueError(f"warmup must be in [0, T-1) = [0, {u.shape[0] - 1}), got {warmup}")
         states = self.run(u, reset=True)

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from .readout import RidgeReadout
-from ._setup import dtype_and_compiler
+from ._setup import _REAL_KINDS, dtype_and_compiler, integer, real
 
 __all__ = ["LiquidStateMachine", "LSMState", "NeuronState"]
 
@@ -52,15 +52,30 @@ class LSMState:
     t: float = 0.0
 
 
-def _as_batch(name: str, spikes: Any, n_inputs: int) -> tuple[np.ndarray, bool]:
-    """``spikes`` as (B, T, I); the flag says a (T, I) array was given."""
-    array = np.asarray(spikes)
+def _spike_array(name: str, spikes: Any) -> np.ndarray:
+    """``spikes`` as an array of finite real numbers (bool and int included), not converted."""
+    try:
+        array = np.asarray(spikes)
+    except (ValueError, TypeError) as exc:  # ragged nested lists and the like
+        raise TypeError(f"{name} must be an array of spikes (real numbers): {exc}") from exc
+    if array.dtype.kind not in _REAL_KINDS:
+        raise TypeError(f"{name} must hold real numbers (non-zero = spike), got dtype {array.dtype}")
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        raise ValueError(f"{name} must hold finite numbers (it has NaN or infinite entries)")
+    return array
+
+
+def _as_batch(name: str, spikes: Any, n_inputs: int, *, nonempty: bool = False) -> tuple[np.ndarray, bool]:
+    """``spikes`` as (B, T, I); the flag says a (T, I) array was given. ``nonempty``: B >= 1."""
+    array = _spike_array(name, spikes)
     if array.ndim == 2:
         array, single = array[None], True
     else:
         single = False
     if array.ndim != 3 or array.shape[2] != n_inputs:
         raise ValueError(f"{name} must be (B, T, {n_inputs}) or (T, {n_inputs}), got shape {np.shape(spikes)}")
+    if nonempty and array.shape[0] == 0:
+        raise ValueError(f"{name} must hold at least one sequence (B >= 1), got shape {array.shape}")
     return array, single
 
 
@@ -169,29 +184,28 @@ class LiquidStateMachine:
         dtype: Any = np.float64,
         compiler: Any = None,
     ):
-        if n_inputs < 1 or n_neurons < 1 or n_bins < 1:
-            raise ValueError("n_inputs, n_neurons and n_bins must be >= 1")
-        for name, value in (("dt", dt), ("tau", tau), ("feature_tau", feature_tau)):
-            if not (math.isfinite(value) and value > 0):
-                raise ValueError(f"{name} must be finite and positive, got {value}")
-        for name, value in (("input_connectivity", input_connectivity), ("connectivity", connectivity)):
-            if not 0 < value <= 1:
-                raise ValueError(f"{name} must be in (0, 1], got {value}")
-        if not 0 <= excitatory_fraction <= 1:
-            raise ValueError(f"excitatory_fraction must be in [0, 1], got {excitatory_fraction}")
-        if noise_rate < 0:
-            raise ValueError(f"noise_rate must be >= 0, got {noise_rate}")
-        if features not in ("traces", "counts"):
+        self.n_inputs, self.n_neurons = integer("n_inputs", n_inputs, 1), integer("n_neurons", n_neurons, 1)
+        self.n_bins = integer("n_bins", n_bins, 1)
+        self.dt = real("dt", dt, 0, open_low=True)
+        self.tau = real("tau", tau, 0, open_low=True)
+        self.feature_tau = real("feature_tau", feature_tau, 0, open_low=True)
+        self.threshold, self.v_reset = real("threshold", threshold), real("v_reset", v_reset)
+        input_connectivity = real("input_connectivity", input_connectivity, 0, 1, open_low=True)
+        connectivity = real("connectivity", connectivity, 0, 1, open_low=True)
+        input_weight = real("input_weight", input_weight)
+        recurrent_weight = real("recurrent_weight", recurrent_weight)
+        inhibition = real("inhibition", inhibition)
+        excitatory_fraction = real("excitatory_fraction", excitatory_fraction, 0, 1)
+        self.noise_rate = real("noise_rate", noise_rate, 0)
+        self.noise_weight = real("noise_weight", noise_weight)
+        if not isinstance(features, str) or features not in ("traces", "counts"):
             raise ValueError(f"features must be 'traces' or 'counts', got {features!r}")
+        self.features = features
+        self.readout = RidgeReadout(ridge)
         self.dtype, self.compiler = dtype_and_compiler(dtype, compiler)
         self._network = self.compiler.compile_lif_network_kernel()
         self._continue = self.compiler.kernel("lif_network_continue")
         self._convolution = self.compiler.compile_convolution_kernel()
-        self.n_inputs, self.n_neurons = int(n_inputs), int(n_neurons)
-        self.dt, self.tau = float(dt), float(tau)
-        self.threshold, self.v_reset = float(threshold), float(v_reset)
-        self.noise_rate, self.noise_weight = float(noise_rate), float(noise_weight)
-        self.features, self.feature_tau, self.n_bins = features, float(feature_tau), int(n_bins)
 
         rng = np.random.default_rng(seed)
         n, i = self.n_neurons, self.n_inputs
@@ -204,7 +218,6 @@ class LiquidStateMachine:
         self.input_weights = w_in.astype(self.dtype)
         self.reservoir_weights = w_rec.astype(self.dtype)
         self._noise_rng = np.random.default_rng(rng.integers(2**63))
-        self.readout = RidgeReadout(ridge)
         self.classes_: np.ndarray | None = None
 
     # -- simulation -----------------------------------------------------------------------
@@ -309,16 +322,15 @@ class LiquidStateMachine:
         """
         v_prev, spikes_prev = state.neuron_state.v, state.neuron_state.spikes
         batch = v_prev.shape[0]
-        inputs = np.asarray(input_spikes)
+        inputs = _spike_array("input_spikes", input_spikes)
         if inputs.ndim == 1:
             inputs = inputs[None]
         if inputs.shape != (batch, state.input_weights.shape[0]):
             raise ValueError(
                 f"input_spikes must be ({batch}, {state.input_weights.shape[0]}), got {np.shape(input_spikes)}"
             )
-        dt = float(dt)
-        if not (math.isfinite(dt) and dt > 0):
-            raise ValueError(f"dt must be finite and positive, got {dt}")
+        dt = real("dt", dt, 0, open_low=True)
+        t = real("t", t)
         dtype = self.dtype
         inputs = inputs.astype(dtype)
         w_in = state.input_weights.astype(dtype, copy=False)
@@ -345,7 +357,9 @@ class LiquidStateMachine:
 
     def features_from_spikes(self, liquid_spikes: np.ndarray) -> np.ndarray:
         """Readout features ``[B, n_bins * N]`` of liquid spikes ``[B, T, N]`` (see the class notes)."""
-        liquid_spikes = np.asarray(liquid_spikes)
+        liquid_spikes = _spike_array("liquid_spikes", liquid_spikes)
+        if liquid_spikes.ndim != 3 or liquid_spikes.shape[0] == 0:
+            raise ValueError(f"liquid_spikes must be (B, T, N) with B >= 1, got shape {liquid_spikes.shape}")
         steps = liquid_spikes.shape[1]
         if steps < self.n_bins:
             raise ValueError(f"sequences need at least n_bins = {self.n_bins} steps, got {steps}")
@@ -354,8 +368,8 @@ class LiquidStateMachine:
         return filtered[:, ends, :].reshape(liquid_spikes.shape[0], -1).astype(np.float64)
 
     def transform(self, input_spikes: Any, key: int | np.random.Generator | None = None) -> np.ndarray:
-        """Run the liquid on ``input_spikes[B, T, I]`` and return the readout features ``[B, F]``."""
-        spikes, _ = _as_batch("input_spikes", input_spikes, self.n_inputs)
+        """Run the liquid on ``input_spikes[B, T, I]`` (B >= 1) and return the readout features ``[B, F]``."""
+        spikes, _ = _as_batch("input_spikes", input_spikes, self.n_inputs, nonempty=True)
         return self.features_from_spikes(self.run(spikes, key))
 
     def fit(self, input_spikes: Any, labels: Any, key: int | np.random.Generator | None = None) -> "LiquidStateMachine":
@@ -367,7 +381,7 @@ class LiquidStateMachine:
             ``self``.
         """
         labels = np.asarray(labels)
-        spikes, _ = _as_batch("input_spikes", input_spikes, self.n_inputs)
+        spikes, _ = _as_batch("input_spikes", input_spikes, self.n_inputs, nonempty=True)
         if labels.shape != (spikes.shape[0],):
             raise ValueError(f"labels must be ({spikes.shape[0]},), got {labels.shape}")
         self.classes_, index = np.unique(labels, return_inverse=True)

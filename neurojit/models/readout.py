@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._setup import real
+
 __all__ = ["RidgeReadout"]
 
 
@@ -27,10 +29,7 @@ class RidgeReadout:
     """
 
     def __init__(self, ridge: float = 1e-6):
-        ridge = float(ridge)
-        if not np.isfinite(ridge) or ridge < 0:
-            raise ValueError(f"ridge must be finite and >= 0, got {ridge}")
-        self.ridge = ridge
+        self.ridge = real("ridge", ridge, 0)
         self.weights: np.ndarray | None = None
         self.intercept: np.ndarray | None = None
 
@@ -50,6 +49,9 @@ class RidgeReadout:
             raise ValueError(f"features must be (n, F) and targets (n, O) with the same n, got {x.shape} and {y.shape}")
         if x.shape[0] < 2:
             raise ValueError("need at least 2 samples to fit a readout")
+        for name, array in (("features", x), ("targets", y)):
+            if not np.isfinite(array).all():
+                raise ValueError(f"{name} must hold finite numbers (it has NaN or infinite entries)")
         mean_x, mean_y = x.mean(axis=0), y.mean(axis=0)
         xc = x - mean_x
         gram = xc.T @ xc
