@@ -14,7 +14,6 @@ float32, else float64).
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 

@@ -29,6 +29,15 @@ _DTYPE_NAMES = {"f": "float32", "d": "float64"}
 _FLOAT32_OVERFLOW = 3.4028235677973366e38
 
 
+def real_ndarray(name: str, value: Any, *, finite: bool = False) -> np.ndarray:
+    """``value`` as a numpy array of real numbers (bool, int or float; not converted), or a
+    ``TypeError`` naming it; with ``finite``, NaN and inf are a ``ValueError``."""
+    array = _as_ndarray(name, value)
+    if finite and array.dtype.kind == "f" and not np.isfinite(array).all():
+        raise ValueError(f"{name} must hold finite numbers (it has NaN or infinite entries)")
+    return array
+
+
 def _as_ndarray(name: str, value: Any) -> np.ndarray:
     if value is None:
         raise TypeError(f"{name} must be an array, got None")

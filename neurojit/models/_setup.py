@@ -10,13 +10,12 @@ wrong values ``ValueError``, each naming the argument.
 
 from __future__ import annotations
 
-import math
 import numbers
 from typing import Any
 
 import numpy as np
 
-_REAL_KINDS = "biuf"  # bool, signed, unsigned, floating
+from ..validate import finite_scalar, real_ndarray
 
 
 def dtype_and_compiler(dtype: Any, compiler: Any):
@@ -50,16 +49,7 @@ def boolean(name: str, value: Any) -> bool:
 def real(name: str, value: Any, low: float | None = None, high: float | None = None, *, open_low: bool = False) -> float:
     """``value`` as a finite float in ``[low, high]`` (``(low, high]`` with ``open_low``; a bound
     that is None is not checked)."""
-    if isinstance(value, np.ndarray) and value.ndim == 0:
-        value = value[()]
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
-    try:
-        result = float(value)
-    except OverflowError:  # an int beyond float range
-        raise ValueError(f"{name} must be finite, got an integer too large for a float") from None
-    if not math.isfinite(result):
-        raise ValueError(f"{name} must be finite, got {result}")
+    result = finite_scalar(name, value)
     below = low is not None and (result <= low if open_low else result < low)
     if below or (high is not None and result > high):
         if high is None:
@@ -74,16 +64,7 @@ def real(name: str, value: Any, low: float | None = None, high: float | None = N
 
 def real_array(name: str, value: Any) -> np.ndarray:
     """``value`` as a float64 array of finite numbers; strings, complex and objects are refused."""
-    try:
-        array = np.asarray(value)
-    except (ValueError, TypeError) as exc:  # ragged nested lists and the like
-        raise TypeError(f"{name} must be an array of real numbers: {exc}") from exc
-    if array.dtype.kind not in _REAL_KINDS:
-        raise TypeError(f"{name} must hold real numbers, got dtype {array.dtype}")
-    array = array.astype(np.float64, copy=False)
-    if not np.isfinite(array).all():
-        raise ValueError(f"{name} must hold finite numbers (it has NaN or infinite entries)")
-    return array
+    return real_ndarray(name, value, finite=True).astype(np.float64, copy=False)
 
 
 def per_input(name: str, value: Any, n_inputs: int) -> np.ndarray:

@@ -10,7 +10,8 @@ from typing import Any
 import numpy as np
 
 from .readout import RidgeReadout
-from ._setup import _REAL_KINDS, dtype_and_compiler, integer, real
+from ..validate import real_ndarray
+from ._setup import dtype_and_compiler, integer, real
 
 __all__ = ["LiquidStateMachine", "LSMState", "NeuronState"]
 
@@ -54,15 +55,7 @@ class LSMState:
 
 def _spike_array(name: str, spikes: Any) -> np.ndarray:
     """``spikes`` as an array of finite real numbers (bool and int included), not converted."""
-    try:
-        array = np.asarray(spikes)
-    except (ValueError, TypeError) as exc:  # ragged nested lists and the like
-        raise TypeError(f"{name} must be an array of spikes (real numbers): {exc}") from exc
-    if array.dtype.kind not in _REAL_KINDS:
-        raise TypeError(f"{name} must hold real numbers (non-zero = spike), got dtype {array.dtype}")
-    if array.dtype.kind == "f" and not np.isfinite(array).all():
-        raise ValueError(f"{name} must hold finite numbers (it has NaN or infinite entries)")
-    return array
+    return real_ndarray(name, spikes, finite=True)
 
 
 def _as_batch(name: str, spikes: Any, n_inputs: int, *, nonempty: bool = False) -> tuple[np.ndarray, bool]:
