@@ -6,7 +6,6 @@ or 1 and mostly 0. Then ``out[i, :] = sum_{k: a[i, k] != 0} b[k, :]`` needs no
 multiplications and touches only the rows of ``b`` that are selected.
 """
 
-
 from .loop import ARRAY2, Loop
 
 prange = range  # rebound to numba.prange by the JIT backend
