@@ -19,8 +19,8 @@ from .declare import REQUIRED, KernelSpec
 from .operations import KERNELS
 from .validate import FLOAT32, FLOAT64, Shapes, dtype_for, precision
 
-_DTYPE_NAMES = ("float64", "float32")
-_C_CONTIGUOUS_WRITEABLE = 0x1 | 0x400  # NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_WRITEABLE (numpy's flags.num bits)  # indexed by "is the call float32"
+_DTYPE_NAMES = ("float64", "float32")  # indexed by "is the call float32"
+_C_CONTIGUOUS_WRITEABLE = 0x1 | 0x400  # NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_WRITEABLE (numpy's flags.num bits)
 #: dtype character -> its part in choosing the call's dtype (see validate.precision)
 _PRECISION = {"e": 1, "f": 1, "d": 2, "g": 2, "?": 0, "b": 0, "B": 0, "h": 0, "H": 0, "i": 0, "I": 0,
               "l": 0, "L": 0, "q": 0, "Q": 0}
@@ -189,9 +189,13 @@ class BoundKernel:
             else:
                 parameters = self._parameters
                 for k in scalar_slots:
+                    value = args[k]
+                    if type(value) is np.ndarray:  # was a scalar in the previous call: check afresh
+                        break
                     i = free[k]
-                    values[i] = parameters[i].check(shapes, args[k])
-                return self._body(loops, *values)
+                    values[i] = parameters[i].check(shapes, value)
+                else:
+                    return self._body(loops, *values)
         given = self._given(args, kwargs) if kwargs or not self._required <= len(args) <= len(self._names) else dict(
             enumerate(args))
         highest = self._precision
@@ -223,7 +227,9 @@ class BoundKernel:
         loops = self._loops(shapes.dtype_name)
         if not kwargs:
             n = len(args)
-            array_slots = tuple(k for k in self._array_slots if k < n)
+            # the slots given an ndarray (checked by shape, dtype and layout next time); scalars,
+            # also those broadcast to vectors, are checked by their parameter each time
+            array_slots = tuple(k for k in range(n) if type(args[k]) is np.ndarray and values[free[k]] is args[k])
             template = values.copy()
             for k in range(n):
                 template[free[k]] = None  # filled by each call: nothing keeps the caller's arrays
