@@ -25,6 +25,7 @@ import pytest
 import neurojit
 from conftest import last_json_line, run_python
 from neurojit import operations
+from neurojit._version import DISTRIBUTION
 from neurojit.backends import aot, python
 from neurojit.kernels import signatures
 
@@ -346,7 +347,7 @@ def test_a_missing_module_warns_once_and_falls_back(tmp_path):
 
 
 def _dist_wheels() -> list[Path]:
-    return sorted((REPO / "dist").glob(f"neurojit-*-cp{sys.version_info[0]}{sys.version_info[1]}-*.whl"))
+    return sorted((REPO / "dist").glob(f"{DISTRIBUTION.replace('-', '_')}-*-cp{sys.version_info[0]}{sys.version_info[1]}-*.whl"))
 
 
 @needs_build

@@ -32,6 +32,7 @@ import os
 from dataclasses import dataclass
 from typing import Callable
 
+from .._version import DISTRIBUTION
 from ..kernels import signatures
 
 NAME = "aot"
@@ -39,7 +40,7 @@ ENV_VARIANT = "NEUROJIT_AOT_VARIANT"
 #: path of the manifest (a str; os.path rather than pathlib keeps ``import neurojit`` cheap)
 MANIFEST = os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(__file__))), "_aot_manifest.json")
 MANIFEST_FORMAT = 1
-BUILD_HINT = "build it with `python build_aot.py` in a source checkout, or install a neurojit wheel"
+BUILD_HINT = f"build it with `python build_aot.py` in a source checkout, or install a wheel: `pip install {DISTRIBUTION}`"
 
 
 #: x86-64-v3 as far as numpy < 2.4's feature table names it ...

@@ -12,10 +12,11 @@ import functools
 import warnings
 from dataclasses import dataclass
 
+from .._version import DISTRIBUTION
 from . import aot
 
 
-JIT_HINT = "install numba with `pip install 'neurojit[jit]'`"
+JIT_HINT = f"install numba with `pip install '{DISTRIBUTION}[jit]'`"
 
 
 class BackendUnavailableError(RuntimeError):

@@ -13,6 +13,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from .._version import DISTRIBUTION
 from .esn import PRESETS, EchoStateNetwork
 from .lsm import LiquidStateMachine
 from .tasks import narma10, spike_pattern_task
@@ -173,7 +174,7 @@ def _plot(path: str, target: np.ndarray, prediction: np.ndarray, raster: np.ndar
     try:
         import matplotlib
     except ImportError as exc:
-        raise SystemExit("--plot needs matplotlib: pip install 'neurojit[plot]'") from exc
+        raise SystemExit(f"--plot needs matplotlib: pip install '{DISTRIBUTION}[plot]'") from exc
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
