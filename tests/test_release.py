@@ -60,3 +60,41 @@ def test_install_hints_use_the_distribution_name():
 
     assert f"pip install '{DISTRIBUTION}[jit]'" in select.JIT_HINT
     assert f"pip install {DISTRIBUTION}" in aot.BUILD_HINT
+
+
+# -- the licence and what the release files hold ---------------------------------------------
+
+
+def test_licence_is_declared_the_pep639_way():
+    project = _pyproject()
+    assert project["project"]["license"] == "BSD-3-Clause"
+    assert project["project"]["license-files"] == ["LICENSE"]
+    assert "setuptools>=77" in project["build-system"]["requires"][0].replace(" ", "")
+    text = (ROOT / "LICENSE").read_text(encoding="utf-8")
+    assert text.startswith("BSD 3-Clause License") and "Neither the name of the copyright holder" in text
+
+
+def _check_dist():
+    path = ROOT / "tools" / "check_dist.py"
+    if not path.exists() or not (ROOT / "LICENSE").exists():
+        pytest.skip("not a source checkout")
+    import runpy
+
+    return runpy.run_path(str(path))
+
+
+def test_manylinux_tags_order_by_glibc():
+    glibc = _check_dist()["_glibc"]
+    assert glibc("manylinux2014") == (2, 17) < glibc("manylinux_2_28") < glibc("manylinux_2_31")
+    with pytest.raises(ValueError):
+        glibc("linux")
+
+
+def test_built_release_files_hold_licence_metadata_and_what_the_tests_need(capsys):
+    """The sdist and wheel that .ci/run builds into dist/ (skips when there are none of this version)."""
+    check = _check_dist()
+    stem = f"{check['STEM']}-{neurojit.__version__}"
+    dist = ROOT / "dist"
+    if not any(path.name.startswith(stem) for path in dist.glob("*")):
+        pytest.skip("no sdist or wheel of this version in dist/ (.ci/run builds them)")
+    assert check["main"]([str(dist), "--require-aot"]) == 0, capsys.readouterr().err
