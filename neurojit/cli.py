@@ -12,21 +12,33 @@ _KERNELS = ("spike_processing", "reservoir_update", "convolution", "matrix_multi
 
 
 def _info(args: argparse.Namespace) -> int:
-    from . import JITCompiler, __version__
-    from .backends import aot
+    import warnings
 
-    compiler = JITCompiler()
-    info = compiler.get_jit_info()
-    print(f"neurojit {__version__}")
-    print(f"numba: {info['numba_version'] or 'not available'}"
-          + (f" ({info['numba_import_error']})" if info["numba_import_error"] else ""))
+    from . import FallbackWarning, JITCompiler, __version__
+    from ._version import DISTRIBUTION
+    from .backends import aot, select
+
+    with warnings.catch_warnings():  # the fallback warning would repeat what is printed below
+        warnings.simplefilter("ignore", FallbackWarning)
+        compiler = JITCompiler()
+        info = compiler.get_jit_info()
+    print(f"neurojit {__version__} (distribution {DISTRIBUTION})")
+    numba_line = f"numba: {info['numba_version'] or 'not available'}"
+    print(numba_line + (f" ({info['numba_import_error']}); {select.JIT_HINT}" if info["numba_import_error"] else ""))
     print(f"AOT: {info['aot_variant'] or 'not available'} - {info['aot_status']}")
     print(f"CPU features: {', '.join(sorted(aot.cpu_features()))}")
     print(f"cache folder: {info['cache_directory'] or 'none'} ({info['cache_size_bytes']} bytes of neurojit files)")
     print(f"backend setting: {info['backend']}")
     print("kernels:")
+    # the AOT and numba reasons are printed once above; each kernel line refers to them
+    said = [(info["aot_status"], "see AOT above")]
+    if info["numba_import_error"]:
+        said.append((f"numba is not usable ({info['numba_import_error']}); {select.JIT_HINT}", "see numba above"))
     for name, kernel in info["kernels"].items():
-        print(f"  {name:<17} {kernel['backend']:<6} {kernel['reason']}")
+        reason = kernel["reason"]
+        for text, short in said:
+            reason = reason.replace(text, short) if text else reason
+        print(f"  {name:<17} {kernel['backend']:<6} {reason}")
     for note in info["options_not_honoured"]:
         print(f"note: {note}")
     return 0

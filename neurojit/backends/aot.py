@@ -32,7 +32,8 @@ import os
 from dataclasses import dataclass
 from typing import Callable
 
-from .._version import DISTRIBUTION
+from .._version import DISTRIBUTION, __version__
+from .._warnings import warn_from_caller
 from ..kernels import signatures
 
 NAME = "aot"
@@ -41,6 +42,9 @@ ENV_VARIANT = "NEUROJIT_AOT_VARIANT"
 MANIFEST = os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(__file__))), "_aot_manifest.json")
 MANIFEST_FORMAT = 1
 BUILD_HINT = f"build it with `python build_aot.py` in a source checkout, or install a wheel: `pip install {DISTRIBUTION}`"
+#: rebuilds a source install from its sdist: without --no-cache-dir pip reuses the wheel it built
+#: (without AOT modules) the first time, and --no-binary keeps it from taking any other wheel
+REBUILD_COMMAND = f"pip install --no-cache-dir --force-reinstall --no-binary {DISTRIBUTION} --no-deps {DISTRIBUTION}=={__version__}"
 
 
 #: x86-64-v3 as far as numpy < 2.4's feature table names it ...
@@ -142,8 +146,8 @@ def load() -> AOTStatus:
     if manifest.get("failed"):
         return AOTStatus(
             None,
-            f"the AOT build of this install failed ({manifest['failed']}); "
-            f"install a C compiler and reinstall, or {BUILD_HINT}",
+            f"the AOT build of this install failed ({manifest['failed']}); after installing a C compiler, "
+            f"rebuild with `{REBUILD_COMMAND}` (in a source checkout: `python build_aot.py`)",
             True,
         )
     if manifest.get("format", MANIFEST_FORMAT) != MANIFEST_FORMAT:

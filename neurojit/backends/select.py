@@ -9,10 +9,10 @@ than simply not installed.
 from __future__ import annotations
 
 import functools
-import warnings
 from dataclasses import dataclass
 
 from .._version import DISTRIBUTION
+from .._warnings import warn_from_caller
 from . import aot
 
 
@@ -66,7 +66,7 @@ def jit_status(enable_jit: bool) -> tuple[bool, str, bool]:
 @functools.lru_cache(maxsize=None)
 def _report_once(message: str, problem: bool) -> None:
     if problem:
-        warnings.warn(message, FallbackWarning, stacklevel=5)
+        warn_from_caller(message, FallbackWarning)
     else:
         import logging  # only when there is something to say
 
