@@ -103,28 +103,49 @@ def test_x86_v3_is_inferred_on_numpy_without_it(monkeypatch, tmp_path, table, cp
 
 
 def test_forced_variant_is_used_only_if_the_cpu_runs_it(monkeypatch):
+    """A variant the CPU cannot run, or a name that is not built, warns and the best one is used."""
     monkeypatch.setattr(aot, "cpu_features", lambda: {"SSE2"})
     monkeypatch.setenv(aot.ENV_VARIANT, "baseline")
     assert aot._choose_variant(VARIANTS)[0]["name"] == "baseline"
+    monkeypatch.setattr(aot, "cpu_features", lambda: {"SSE2", "X86_V3"})
+    assert aot._choose_variant(VARIANTS)[0]["name"] == "baseline"  # forced below the best: honoured
+    monkeypatch.setattr(aot, "cpu_features", lambda: {"SSE2"})
     monkeypatch.setenv(aot.ENV_VARIANT, "x86_64_v3")
-    variant, why = aot._choose_variant(VARIANTS)
-    assert variant is None and "X86_V3" in why
-    monkeypatch.setenv(aot.ENV_VARIANT, "avx9000")
-    variant, why = aot._choose_variant(VARIANTS)
-    assert variant is None and "not a built variant" in why
+    with pytest.warns(RuntimeWarning, match=r"NEUROJIT_AOT_VARIANT='x86_64_v3' needs .*X86_V3.*best variant .* baseline"):
+        variant, why = aot._choose_variant(VARIANTS)
+    assert variant["name"] == "baseline" and "ignored" in why and "X86_V3" in why
+    monkeypatch.setenv(aot.ENV_VARIANT, "x86-64-v3")  # mistyped
+    monkeypatch.setattr(aot, "cpu_features", lambda: {"SSE2", "X86_V3"})
+    with pytest.warns(RuntimeWarning, match=r"'x86-64-v3' is not a built variant \(built: x86_64_v3, baseline\)"):
+        variant, why = aot._choose_variant(VARIANTS)
+    assert variant["name"] == "x86_64_v3" and "not a built variant" in why
+    with pytest.warns(RuntimeWarning, match="no variant runs here"):
+        variant, why = aot._choose_variant([dict(VARIANTS[0], cpu_features=["AVX9000"])])
+    assert variant is None and "none of the built variants" in why
 
 
-def test_build_script_variants_match_the_loader_contract():
-    spec = importlib.util.spec_from_file_location("build_aot_under_test", REPO / "build_aot.py")
-    if spec is None or not (REPO / "build_aot.py").exists():
-        pytest.skip("build_aot.py is not next to the package (installed wheel)")
-    build_aot = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = build_aot  # dataclasses look their module up
-    try:
-        spec.loader.exec_module(build_aot)
-    finally:
-        del sys.modules[spec.name]
-    return build_aot
+@needs_build
+def test_a_mistyped_variant_keeps_the_aot_backend(tmp_path):
+    code = """
+        import json, warnings
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            import neurojit
+            info = neurojit.JITCompiler().get_jit_info()
+        print(json.dumps({"variant": info["aot_variant"], "status": info["aot_status"],
+                          "backends": sorted({k["backend"] for k in info["kernels"].values()}),
+                          "warnings": [f"{w.category.__name__}: {w.message}" for w in caught]}))
+    """
+    result = last_json_line(run_python(code, env={aot.ENV_VARIANT: "x86-64-v3"}).stdout)
+    assert result["variant"] == BUILT[0] and result["backends"] == ["aot"], result
+    assert [w for w in result["warnings"] if "NEUROJIT_AOT_VARIANT" in w] == [
+        f"RuntimeWarning: neurojit: NEUROJIT_AOT_VARIANT='x86-64-v3' is not a built variant (built: "
+        f"{', '.join(_manifest_variant_names())}); using the best variant this CPU supports, {BUILT[0]}"
+    ]
+
+
+def _manifest_variant_names() -> list[str]:
+    return [v["name"] for v in _manifest()["variants"]]
 
 
 def _build_script():
