@@ -127,12 +127,15 @@ class EchoStateNetwork:
         dtype: Any = np.float64,
         compiler: Any = None,
     ):
-        if n_units < 1 or n_inputs < 1:
-            raise ValueError(f"n_units and n_inputs must be >= 1, got {n_units}, {n_inputs}")
+        for name, value in (("n_units", n_units), ("n_inputs", n_inputs)):
+            if value < 1:
+                raise ValueError(f"{name} must be >= 1, got {value}")
         if not 0 < leak_rate <= 1:
             raise ValueError(f"leak_rate must be in (0, 1], got {leak_rate}")
-        if spectral_radius < 0 or warmup < 0:
-            raise ValueError("spectral_radius and warmup must be >= 0")
+        if not spectral_radius >= 0 or spectral_radius == float("inf"):  # (NaN fails the first test)
+            raise ValueError(f"spectral_radius must be a finite number >= 0, got {spectral_radius}")
+        if warmup < 0:
+            raise ValueError(f"warmup must be >= 0, got {warmup}")
         self.dtype, self.compiler = dtype_and_compiler(dtype, compiler)
         self._kernel = self.compiler.compile_reservoir_run_kernel()
         self.n_units, self.n_inputs = int(n_units), int(n_inputs)
