@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 from typing import Sequence
 
 import numpy as np
+
+from ._version import DISTRIBUTION
 
 _KERNELS = ("spike_processing", "reservoir_update", "convolution", "matrix_multiply", "lif_network_run", "reservoir_run")
 
@@ -15,7 +18,6 @@ def _info(args: argparse.Namespace) -> int:
     import warnings
 
     from . import FallbackWarning, JITCompiler, __version__
-    from ._version import DISTRIBUTION
     from .backends import aot, select
 
     with warnings.catch_warnings():  # the fallback warning would repeat what is printed below
@@ -105,8 +107,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _argument_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with the parsed arguments, checked before any work starts (None if nothing)."""
+    for name in ("repeats", "batch", "steps"):
+        value = getattr(args, name, None)
+        if value is not None and value < 1:
+            return f"argument --{name}: must be a positive integer, got {value}"
+    if getattr(args, "plot", None) and importlib.util.find_spec("matplotlib") is None:
+        return f"argument --plot: needs matplotlib, which is not installed: pip install '{DISTRIBUTION}[plot]'"
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    problem = _argument_problem(args)
+    if problem:
+        parser.exit(2, f"{parser.prog} {args.command}: error: {problem}\n")
     return args.run(args)
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from neurojit import bench, operations
+from neurojit._version import DISTRIBUTION
 from neurojit.backends import python
 
 
@@ -56,6 +57,35 @@ def test_bench_command_writes_json(tmp_path):
     assert {r["kernel"] for r in rows} == {"convolution"}
     assert "python" in {r["contender"] for r in rows}
     assert "convolution" in result.stdout
+    assert "\r" not in result.stderr  # the progress bar does not redraw into a pipe
+
+
+def _cli(*args, env=None, tmp_path=None):
+    import os
+
+    full_env = dict(os.environ)
+    if tmp_path is not None:  # hide matplotlib from that process: `import matplotlib` fails
+        (tmp_path / "sitecustomize.py").write_text("import sys\nsys.modules['matplotlib'] = None\n")
+        full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(tmp_path), full_env.get("PYTHONPATH")]))
+    return subprocess.run([sys.executable, "-m", "neurojit", *args], capture_output=True, text=True, timeout=300,
+                          env=full_env)
+
+
+@pytest.mark.parametrize(("flag", "value"), [("--batch", "-1"), ("--repeats", "0"), ("--steps", "0"), ("--batch", "0")])
+def test_bench_refuses_counts_below_one_before_running(flag, value):
+    result = _cli("bench", "--quick", "--kernel", "convolution", flag, value)
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"neurojit bench: error: argument {flag}: must be a positive integer, got {value}"
+    assert result.stdout == ""  # nothing was benchmarked
+
+
+@pytest.mark.parametrize("command", [["bench", "--quick", "--kernel", "convolution"], ["demo", "--quick"]])
+def test_plot_without_matplotlib_fails_before_any_work(command, tmp_path):
+    result = _cli(*command, "--plot", str(tmp_path / "out.png"), tmp_path=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""
+    assert f"needs matplotlib, which is not installed: pip install '{DISTRIBUTION}[plot]'" in result.stderr
+    assert not (tmp_path / "out.png").exists()
 
 
 def test_bench_plot(tmp_path):
