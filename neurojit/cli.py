@@ -73,12 +73,13 @@ def _bench(args: argparse.Namespace) -> int:
                           dtype=np.dtype(args.dtype), progress=progress)
     bar.close()
     print(bench.format_rows(rows))
+    meta = dict(repeats=args.repeats, batch=args.batch, steps=args.steps, dtype=args.dtype)
     if args.json:
         with open(args.json, "w") as f:
-            f.write(bench.rows_to_json(rows, repeats=args.repeats, batch=args.batch, steps=args.steps, dtype=args.dtype))
+            f.write(bench.rows_to_json(rows, **meta))
         print(f"wrote {args.json}")
     if args.plot:
-        bench.plot_rows(rows, args.plot)
+        bench.plot_rows(rows, args.plot, **meta)
         print(f"wrote {args.plot}")
     return 0
 
