@@ -498,7 +498,7 @@ def test_cibuildwheel_builds_exactly_the_supported_wheels(platform, arch):
 
 
 def test_wheel_workflow_builds_on_native_runners_and_requires_aot():
-    workflow = REPO / ".github" / "workflows" / "wheels.yml"
+    workflow = REPO / ".github" / "workflows" / "ci.yml"
     if not workflow.exists():
         pytest.skip("not a source checkout")
     text = workflow.read_text()

@@ -12,8 +12,8 @@ Exits non-zero (naming every problem) unless
   ``tools/``, ``benchmarks/`` with ``benchmarks/README.md`` (which the README cites);
 * with ``--require-aot``, every wheel holds the AOT modules and a manifest of a successful build;
 * with ``--manylinux TAG`` (e.g. ``manylinux_2_28``), ``auditwheel show`` finds every Linux wheel
-  consistent with that policy or an older one (needs ``auditwheel``; a wheel ``auditwheel repair``
-  already tagged must carry TAG in its name). ``--manylinux any`` asks only for some manylinux
+  consistent with that policy or an older one (needs ``auditwheel``), and its name carries manylinux
+  tags it satisfies, one of them TAG or older (it was repaired). ``--manylinux any`` asks only for some manylinux
   policy (a wheel built on a host, whose glibc sets the tag: no libraries beyond the policy's).
 
 Used by ``.ci/run`` and the release workflow.
@@ -35,13 +35,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DISTRIBUTION = runpy.run_path(str(ROOT / "neurojit" / "_version.py"))["DISTRIBUTION"]
 STEM = DISTRIBUTION.replace("-", "_")
-LICENSE = (ROOT / "LICENSE").read_text(encoding="utf-8")
+LICENSE = (ROOT / "LICENSE").read_text(encoding="utf-8")  # (newlines normalised: a Windows checkout has CRLF)
 SDIST_MUST_HOLD = [
     "LICENSE", "README.md", "pyproject.toml", "setup.py", "MANIFEST.in", "build_aot.py",
     "benchmarks/README.md", "benchmarks/requirements-peers.txt", "tools/wheel_tests.py",
     "tests/conftest.py", "tests/data/brian2_lif.npz", "tests/data/reservoirpy_states.npz",
     "neurojit/__init__.py", "neurojit/kernels/signatures.py",
 ]
+
+
+def _text(data: bytes) -> str:
+    return data.decode("utf-8").replace("\r\n", "\n")
 
 
 def _metadata_problems(where: str, text: str) -> list[str]:
@@ -66,7 +70,7 @@ def check_sdist(path: Path) -> list[str]:
         for needed in SDIST_MUST_HOLD:
             if needed not in names:
                 problems.append(f"{path.name}: lacks {needed}")
-        if "LICENSE" in names and archive.extractfile(f"{top}/LICENSE").read().decode() != LICENSE:
+        if "LICENSE" in names and _text(archive.extractfile(f"{top}/LICENSE").read()) != LICENSE:
             problems.append(f"{path.name}: LICENSE differs from the checkout's")
         problems += _metadata_problems(path.name, archive.extractfile(f"{top}/PKG-INFO").read().decode())
         built = [n for n in names if re.search(r"\.(so|pyd|dylib)$", n) or n.endswith("_aot_manifest.json")]
@@ -85,7 +89,7 @@ def check_wheel(path: Path, require_aot: bool) -> list[str]:
         licence = f"{dist_info}/licenses/LICENSE"
         if licence not in names:
             problems.append(f"{path.name}: lacks {licence}")
-        elif archive.read(licence).decode() != LICENSE:
+        elif _text(archive.read(licence)) != LICENSE:
             problems.append(f"{path.name}: {licence} differs from the checkout's")
         problems += _metadata_problems(path.name, archive.read(f"{dist_info}/METADATA").decode())
         if require_aot:
@@ -110,6 +114,13 @@ def _glibc(tag: str) -> tuple[int, int]:
     return int(match.group(1)), int(match.group(2))
 
 
+def named_manylinux(wheel: str) -> list[str]:
+    """The manylinux policies a wheel's file name claims: ``...-manylinux_2_27_x86_64.manylinux_2_28_x86_64.whl``
+    -> ``["manylinux_2_27", "manylinux_2_28"]``."""
+    platform_tags = wheel[: -len(".whl")].split("-")[-1].split(".")
+    return [m.group(1) for m in (re.match(r"(manylinux_\d+_\d+|manylinux\d+)_", t) for t in platform_tags) if m]
+
+
 def check_manylinux(path: Path, tag: str) -> list[str]:
     """``auditwheel show``: the wheel must be consistent with ``tag`` (or an older policy)."""
     if "linux" not in path.name:
@@ -125,10 +136,16 @@ def check_manylinux(path: Path, tag: str) -> list[str]:
         print(f"check_dist: {path.name}: auditwheel: consistent with {found.group(1)}")
         return []
     problems = []
-    if _glibc(found.group(1)) > _glibc(tag):
+    needs = _glibc(found.group(1))
+    if needs > _glibc(tag):
         problems.append(f"{path.name}: needs {found.group(1)}, newer than {tag} ({text[:300]})")
-    if tag not in path.name:
-        problems.append(f"{path.name}: not tagged {tag} (auditwheel repair names the wheel after its policy)")
+    named = named_manylinux(path.name)
+    if not named:
+        problems.append(f"{path.name}: no manylinux tag in the name (not repaired by auditwheel repair)")
+    elif any(_glibc(t) < needs for t in named):
+        problems.append(f"{path.name}: its name claims {named}, but it needs {found.group(1)}")
+    elif not any(_glibc(t) <= _glibc(tag) for t in named):
+        problems.append(f"{path.name}: its name ({named}) does not admit {tag} systems")
     if not problems:
         print(f"check_dist: {path.name}: auditwheel: consistent with {found.group(1)} (<= {tag})")
     return problems
