@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 from typing import Sequence
 
 import numpy as np
-
-from ._version import DISTRIBUTION
 
 _KERNELS = ("spike_processing", "reservoir_update", "convolution", "matrix_multiply", "lif_network_run", "reservoir_run")
 
@@ -18,6 +15,7 @@ def _info(args: argparse.Namespace) -> int:
     import warnings
 
     from . import FallbackWarning, JITCompiler, __version__
+    from ._version import DISTRIBUTION
     from .backends import aot, select
 
     with warnings.catch_warnings():  # the fallback warning would repeat what is printed below
@@ -110,6 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _argument_problem(args: argparse.Namespace) -> str | None:
     """What is wrong with the parsed arguments, checked before any work starts (None if nothing)."""
+    import importlib.util
+
+    from ._version import DISTRIBUTION
+
     for name in ("repeats", "batch", "steps"):
         value = getattr(args, name, None)
         if value is not None and value < 1:

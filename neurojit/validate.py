@@ -25,21 +25,6 @@ import numpy as np
 
 _REAL_KINDS = "biuf"  # bool, signed, unsigned, floating
 FLOAT32, FLOAT64 = np.dtype(np.float32), np.dtype(np.float64)
-#: numpy < 1.24 only warns on ragged nested lists (and makes an object array); later ones raise ValueError
-_RAGGED_WARNS = np.lib.NumpyVersion(np.__version__) < "1.24.0"
-_RAGGED_WARNING = getattr(getattr(np, "exceptions", np), "VisibleDeprecationWarning", DeprecationWarning)
-
-
-def _asarray_strict(value: Any) -> np.ndarray:
-    """``numpy.asarray(value)``, raising ValueError on ragged input with every numpy."""
-    if not _RAGGED_WARNS:
-        return np.asarray(value)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", _RAGGED_WARNING)
-        try:
-            return np.asarray(value)
-        except _RAGGED_WARNING:
-            raise ValueError("the nested sequences have different lengths (an inhomogeneous shape)") from None
 
 
 def _as_ndarray(name: str, value: Any) -> np.ndarray:
@@ -144,3 +129,20 @@ def fraction(name: str, value: Any) -> float:
     if not 0 < result <= 1:
         raise ValueError(f"{name} must be in (0, 1], got {result}")
     return result
+
+
+#: numpy < 1.24 only warns on ragged nested lists (and makes an object array); later ones raise ValueError
+_RAGGED_WARNS = np.lib.NumpyVersion(np.__version__) < "1.24.0"
+_RAGGED_WARNING = getattr(getattr(np, "exceptions", np), "VisibleDeprecationWarning", DeprecationWarning)
+
+
+def _asarray_strict(value: Any) -> np.ndarray:
+    """``numpy.asarray(value)``, raising ValueError on ragged input with every numpy."""
+    if not _RAGGED_WARNS:
+        return np.asarray(value)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", _RAGGED_WARNING)
+        try:
+            return np.asarray(value)
+        except _RAGGED_WARNING:
+            raise ValueError("the nested sequences have different lengths (an inhomogeneous shape)") from None

@@ -69,7 +69,7 @@ def main(argv: list[str]) -> int:
         root = Path(tmp)
         for folder in ("tests", "benchmarks"):  # some tests run the benchmark scripts
             shutil.copytree(PROJECT / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__"))
-        for name in ("README.md", "pyproject.toml"):
+        for name in ("README.md", "pyproject.toml", "LICENSE"):
             shutil.copy2(PROJECT / name, root / name)
         previous = os.getcwd()
         os.chdir(root)

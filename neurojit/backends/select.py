@@ -9,14 +9,13 @@ than simply not installed.
 from __future__ import annotations
 
 import functools
+import warnings
 from dataclasses import dataclass
 
-from .._version import DISTRIBUTION
-from .._warnings import warn_from_caller
 from . import aot
 
 
-JIT_HINT = f"install numba with `pip install '{DISTRIBUTION}[jit]'`"
+JIT_HINT = f"install numba with `pip install '{aot.DISTRIBUTION}[jit]'`"  # (the name from neurojit._version)
 
 
 class BackendUnavailableError(RuntimeError):
@@ -66,7 +65,9 @@ def jit_status(enable_jit: bool) -> tuple[bool, str, bool]:
 @functools.lru_cache(maxsize=None)
 def _report_once(message: str, problem: bool) -> None:
     if problem:
-        warn_from_caller(message, FallbackWarning)
+        from .._warnings import caller_stacklevel  # the user's line, however deep the call
+
+        warnings.warn(message, FallbackWarning, stacklevel=caller_stacklevel())
     else:
         import logging  # only when there is something to say
 
