@@ -228,6 +228,32 @@ def compile_variant(variant: Variant, signatures: ModuleType, loops: dict, outpu
         return output_dir / cc.output_file
 
 
+#: what to install for numba.pycc, per platform (sys.platform prefix)
+COMPILER_HINTS = {
+    "linux": "gcc, e.g. `apt install gcc`",
+    "darwin": "the Xcode command line tools, `xcode-select --install`",
+    "win32": "the Microsoft C++ Build Tools (MSVC)",
+}
+
+
+def failure_reason(exc: BaseException) -> str:
+    """One line saying why the build failed, for the manifest and the fallback warning.
+
+    numba.pycc's own message for a missing compiler is multi-line, names ``numpy.distutils``
+    (gone from numpy 2; pycc means the C compiler distutils would use) and suggests conda
+    packages; it is replaced by what to install. Other errors keep their whole message on
+    one line (at most 300 characters).
+    """
+    text = " ".join(str(exc).split())
+    if isinstance(exc, RuntimeError) and "without the compiler used by" in text:
+        hint = next((h for p, h in COMPILER_HINTS.items() if sys.platform.startswith(p)), "a C compiler")
+        compiler = os.environ.get("CC")
+        where = f" (CC={compiler!r} does not run)" if compiler else ""
+        return f"no C compiler found{where}; numba.pycc needs {hint}"
+    reason = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return reason if len(reason) <= 300 else reason[:297] + "..."
+
+
 def _remove_old_modules(output_dir: Path) -> None:
     for path in output_dir.glob(f"{MODULE_PREFIX}*"):
         if path.suffix in (".so", ".pyd", ".dylib"):
@@ -278,7 +304,7 @@ def build(output_dir: Path = DEFAULT_OUTPUT, variants: list[Variant] | None = No
     except BaseException as exc:
         _remove_old_modules(output_dir)
         manifest["variants"] = []
-        manifest["failed"] = f"{type(exc).__name__}: {exc}".strip().splitlines()[0][:500]
+        manifest["failed"] = failure_reason(exc)
         _write_manifest(output_dir, manifest)
         raise
     _write_manifest(output_dir, manifest)
@@ -325,9 +351,9 @@ def main(argv: list[str] | None = None) -> int:
         return subprocess.run([sys.executable, str(Path(__file__).resolve()), *argv], env=env).returncode
     try:
         build(args.output)
-    except Exception:
+    except Exception as exc:
         traceback.print_exc()
-        print(f"build_aot: failed; {args.output / MANIFEST_NAME} records why", file=sys.stderr)
+        print(f"build_aot: failed: {failure_reason(exc)} ({args.output / MANIFEST_NAME} records why)", file=sys.stderr)
         return 1
     return 0
 

@@ -1,6 +1,6 @@
 """Cold start: whole-process time to import neurojit and make the first spike-kernel call.
 
-    python benchmarks/cold_start.py [--runs 7] [--wheel dist/neurojit-...whl] [--aot-python PATH]
+    python benchmarks/cold_start.py [--runs 7] [--wheel dist/neurojit_kernels-...whl] [--aot-python PATH]
 
 Each case is a fresh ``python -c ...`` process, timed from outside (start to exit), over
 several runs; the medians and ratios are printed in one table. The call is the seed's
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import runpy
 import statistics
 import subprocess
 import sys
@@ -30,6 +31,8 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+#: the distribution name (wheel files are named after it), read without importing neurojit
+DISTRIBUTION = runpy.run_path(str(REPO / "neurojit" / "_version.py"))["DISTRIBUTION"]
 
 INPUTS = """
 import numpy as np
@@ -80,7 +83,7 @@ def main() -> int:
         tmp = Path(tmp)
         aot_python = args.aot_python
         if aot_python is None:
-            wheels = sorted((REPO / "dist").glob("neurojit-*.whl"), key=lambda p: p.stat().st_mtime)
+            wheels = sorted((REPO / "dist").glob(f"{DISTRIBUTION.replace('-', '_')}-*.whl"), key=lambda p: p.stat().st_mtime)
             wheel = args.wheel or (wheels[-1] if wheels else None)
             if wheel is None:
                 sys.exit("no wheel: run `python -m build` first, or pass --wheel / --aot-python")

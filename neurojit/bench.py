@@ -152,12 +152,18 @@ def blas_description() -> str:
 # -- contenders ----------------------------------------------------------------------------
 
 
+#: label of neurojit's own NumPy backend among the contenders (not the reference, which is
+#: :data:`BEST_NUMPY`, reported as ``numpy_median_s``)
+PYTHON_LABEL = "python-backend"
+
+
 def contenders(include_python: bool = True, threads: bool = True) -> dict[str, Any]:
-    """Every backend available here, by label: ``python``, ``jit``, ``jit-parallel``,
-    ``aot-<variant>`` and ``aot-<variant>-threads`` for each variant this CPU runs."""
+    """Every backend available here, by label: ``python-backend`` (neurojit's NumPy backend),
+    ``jit``, ``jit-parallel``, ``aot-<variant>`` and ``aot-<variant>-threads`` for each variant
+    this CPU runs."""
     found: dict[str, Any] = {}
     if include_python:
-        found["python"] = python
+        found[PYTHON_LABEL] = python
     if jit.NUMBA_AVAILABLE:
         found["jit"] = jit.JITBackend(fastmath=False, parallel=False, cache_directory=None)
         if threads:
@@ -243,11 +249,15 @@ def run_grid(grid: dict[str, tuple[list[int], list[float]]], *, repeats: int = 5
 
 
 def format_rows(rows: list[Row]) -> str:
-    """A plain-text table of ``rows``."""
-    lines = [f"{'kernel':<17} {'size':>5} {'density':>7} {'contender':<22} {'median ms':>10} {'vs NumPy':>9}"]
+    """A plain-text table of ``rows``: each contender's median next to the NumPy reference's."""
+    lines = [
+        "NumPy ms: the reference, the best plain-NumPy code for the kernel (neurojit.bench.BEST_NUMPY); "
+        f"speedup = NumPy ms / median ms; {PYTHON_LABEL} is neurojit's own NumPy backend",
+        f"{'kernel':<17} {'size':>5} {'density':>7} {'contender':<22} {'median ms':>10} {'NumPy ms':>10} {'speedup':>8}",
+    ]
     for r in rows:
         lines.append(f"{r.kernel:<17} {r.size:>5} {r.density:>7.2f} {r.contender:<22} "
-                     f"{r.median_s * 1e3:>10.3f} {r.speedup_vs_numpy:>8.2f}x")
+                     f"{r.median_s * 1e3:>10.3f} {r.numpy_median_s * 1e3:>10.3f} {r.speedup_vs_numpy:>7.2f}x")
     return "\n".join(lines)
 
 
@@ -255,29 +265,91 @@ def rows_to_json(rows: list[Row], **meta: Any) -> str:
     return json.dumps({"meta": meta, "rows": [asdict(r) for r in rows]}, indent=2)
 
 
-def plot_rows(rows: list[Row], path: str) -> None:
-    """Speedup over NumPy against size, one panel per kernel, one line per contender and density."""
-    import matplotlib
+def _describe(meta: dict[str, Any]) -> str:
+    parts = [str(meta["dtype"])] if "dtype" in meta else []
+    if "batch" in meta:
+        parts.append(f"batch {meta['batch']}")
+    if "steps" in meta:
+        parts.append(f"{meta['steps']} steps (matrix_multiply: one product)")
+    if "repeats" in meta:
+        parts.append(f"median of {meta['repeats']} interleaved run{'s' if meta['repeats'] != 1 else ''}")
+    return ", ".join(parts)
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+
+def plot_rows(rows: list[Row], path: str, **meta: Any) -> None:
+    """Draw :func:`figure_of_rows` into ``path`` (PNG, SVG, PDF: by its extension)."""
+    figure_of_rows(rows, **meta).savefig(path, dpi=100, bbox_inches="tight")  # "tight": the legend is outside
+
+
+def figure_of_rows(rows: list[Row], **meta: Any):
+    """A matplotlib figure of the speedup over the best NumPy code, one panel per kernel.
+
+    With several sizes per kernel: speedup against size, one line per contender (its colour)
+    and density (its line style and marker). With one size per kernel (``--quick``): bars per
+    contender (colour) and density (hatch). One legend, outside the panels; the title gives
+    ``meta`` (dtype, batch, steps, repeats: what :func:`run_grid` was called with). Made without
+    pyplot, so no matplotlib backend or global state is touched.
+    """
+    import matplotlib
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
 
     kernels = list(dict.fromkeys(r.kernel for r in rows))
-    fig, axes = plt.subplots(2, (len(kernels) + 1) // 2, figsize=(5 * ((len(kernels) + 1) // 2), 8), squeeze=False)
+    labels = list(dict.fromkeys(r.contender for r in rows))
+    densities = sorted({r.density for r in rows})
+    palette = matplotlib.colormaps["tab10" if len(labels) <= 10 else "tab20"]
+    colours = {label: palette(i % palette.N) for i, label in enumerate(labels)}
+    line_styles = dict(zip(densities, [("-", "o"), ("--", "s"), (":", "^"), ("-.", "D")] * len(densities)))
+    hatches = dict(zip(densities, ["", "//", "..", "xx"] * len(densities)))
+    bars = all(len({r.size for r in rows if r.kernel == k}) == 1 for k in kernels)
+    columns = min(3, len(kernels))
+    panel_rows = -(-len(kernels) // columns)
+    fig = Figure(figsize=(4.6 * columns, 3.8 * panel_rows))
+    axes = fig.subplots(panel_rows, columns, squeeze=False)
     for ax, kernel in zip(axes.flat, kernels):
         mine = [r for r in rows if r.kernel == kernel]
-        for contender in dict.fromkeys(r.contender for r in mine):
-            for density in sorted({r.density for r in mine}):
-                line = sorted((r.size, r.speedup_vs_numpy) for r in mine if r.contender == contender and r.density == density)
-                ax.plot(*zip(*line), marker="o", label=f"{contender} @ {density:g}")
-        ax.axhline(1.0, color="grey", lw=0.8, ls="--")
-        ax.set(title=kernel, xlabel="neurons (size)", ylabel="speedup vs best NumPy", xscale="log", yscale="log")
-        ax.legend(fontsize=6)
+        sizes = sorted({r.size for r in mine})
+        mine_densities = sorted({r.density for r in mine})
+        speedup = {(r.contender, r.density, r.size): r.speedup_vs_numpy for r in mine}
+        if bars:
+            width = 0.8 / len(mine_densities)
+            for j, density in enumerate(mine_densities):
+                for i, label in enumerate(labels):
+                    if (label, density, sizes[0]) in speedup:
+                        ax.bar(i + (j - (len(mine_densities) - 1) / 2) * width, speedup[label, density, sizes[0]],
+                               width, color=colours[label], hatch=hatches[density], edgecolor="white")
+            ax.set_xticks(range(len(labels)), labels, rotation=40, ha="right", fontsize=7)
+            ax.set(xlabel=f"contender (size {sizes[0]})")
+        else:
+            for label in labels:
+                for density in mine_densities:
+                    points = [(size, speedup[label, density, size]) for size in sizes if (label, density, size) in speedup]
+                    if points:
+                        ls, marker = line_styles[density]
+                        ax.plot(*zip(*points), color=colours[label], ls=ls, marker=marker)
+            ax.set(xscale="log", xlabel="size (neurons)")
+            ax.set_xticks(sizes, [str(size) for size in sizes])
+            ax.minorticks_off()
+        ax.axhline(1.0, color="black", lw=0.8, ls="--")
+        ax.set(title=kernel, ylabel="speedup over NumPy", yscale="log")
     for ax in list(axes.flat)[len(kernels):]:
         ax.axis("off")
+    if bars:
+        handles = [Patch(color=colours[label], label=label) for label in labels]
+        handles += [Patch(facecolor="grey", edgecolor="white", hatch=hatches[d], label=f"density {d:g}")
+                    for d in densities]
+    else:
+        handles = [Line2D([], [], color=colours[label], lw=2, label=label) for label in labels]
+        handles += [Line2D([], [], color="grey", ls=line_styles[d][0], marker=line_styles[d][1], label=f"density {d:g}")
+                    for d in densities]
+    handles.append(Line2D([], [], color="black", lw=0.8, ls="--", label="NumPy reference (1x)"))
+    fig.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
+    description = _describe(meta)
+    fig.suptitle("neurojit bench: speedup over the best NumPy code" + (f"\n{description}" if description else ""),
+                 fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    return fig
 
 
 # -- JITCompiler.benchmark_jit_performance ------------------------------------------------

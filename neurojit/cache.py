@@ -63,10 +63,10 @@ import sys
 import threading
 import time
 import uuid
-import warnings
 from pathlib import Path
 
 from ._version import __version__
+from ._warnings import warn_from_caller
 
 logger = logging.getLogger("neurojit")
 
@@ -513,7 +513,7 @@ def warn_once(problem: str, folder: str | os.PathLike, message: str) -> bool:
         first = key not in _warned
         _warned.add(key)
     if first:
-        warnings.warn(message, CacheWarning, stacklevel=3)
+        warn_from_caller(message, CacheWarning)
     else:
         logger.debug("%s (warned before)", message)
     return first

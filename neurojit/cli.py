@@ -10,21 +10,33 @@ import numpy as np
 
 
 def _info(args: argparse.Namespace) -> int:
-    from . import JITCompiler, __version__
-    from .backends import aot
+    import warnings
 
-    compiler = JITCompiler()
-    info = compiler.get_jit_info()
-    print(f"neurojit {__version__}")
-    print(f"numba: {info['numba_version'] or 'not available'}"
-          + (f" ({info['numba_import_error']})" if info["numba_import_error"] else ""))
+    from . import FallbackWarning, JITCompiler, __version__
+    from ._version import DISTRIBUTION
+    from .backends import aot, select
+
+    with warnings.catch_warnings():  # the fallback warning would repeat what is printed below
+        warnings.simplefilter("ignore", FallbackWarning)
+        compiler = JITCompiler()
+        info = compiler.get_jit_info()
+    print(f"neurojit {__version__} (distribution {DISTRIBUTION})")
+    numba_line = f"numba: {info['numba_version'] or 'not available'}"
+    print(numba_line + (f" ({info['numba_import_error']}); {select.JIT_HINT}" if info["numba_import_error"] else ""))
     print(f"AOT: {info['aot_variant'] or 'not available'} - {info['aot_status']}")
     print(f"CPU features: {', '.join(sorted(aot.cpu_features()))}")
     print(f"cache folder: {info['cache_directory'] or 'none'} ({info['cache_size_bytes']} bytes of neurojit files)")
     print(f"backend setting: {info['backend']}")
     print("kernels:")
+    # the AOT and numba reasons are printed once above; each kernel line refers to them
+    said = [(info["aot_status"], "see AOT above")]
+    if info["numba_import_error"]:
+        said.append((f"numba is not usable ({info['numba_import_error']}); {select.JIT_HINT}", "see numba above"))
     for name, kernel in info["kernels"].items():
-        print(f"  {name:<17} {kernel['backend']:<6} {kernel['reason']}")
+        reason = kernel["reason"]
+        for text, short in said:
+            reason = reason.replace(text, short) if text else reason
+        print(f"  {name:<17} {kernel['backend']:<6} {reason}")
     for note in info["options_not_honoured"]:
         print(f"note: {note}")
     return 0
@@ -57,12 +69,13 @@ def _bench(args: argparse.Namespace) -> int:
                           dtype=np.dtype(args.dtype), progress=progress)
     bar.close()
     print(bench.format_rows(rows))
+    meta = dict(repeats=args.repeats, batch=args.batch, steps=args.steps, dtype=args.dtype)
     if args.json:
         with open(args.json, "w") as f:
-            f.write(bench.rows_to_json(rows, repeats=args.repeats, batch=args.batch, steps=args.steps, dtype=args.dtype))
+            f.write(bench.rows_to_json(rows, **meta))
         print(f"wrote {args.json}")
     if args.plot:
-        bench.plot_rows(rows, args.plot)
+        bench.plot_rows(rows, args.plot, **meta)
         print(f"wrote {args.plot}")
     return 0
 
@@ -94,8 +107,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _argument_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with the parsed arguments, checked before any work starts (None if nothing)."""
+    import importlib.util
+
+    from ._version import DISTRIBUTION
+
+    for name in ("repeats", "batch", "steps"):
+        value = getattr(args, name, None)
+        if value is not None and value < 1:
+            return f"argument --{name}: must be a positive integer, got {value}"
+    if getattr(args, "plot", None) and importlib.util.find_spec("matplotlib") is None:
+        return f"argument --plot: needs matplotlib, which is not installed: pip install '{DISTRIBUTION}[plot]'"
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    problem = _argument_problem(args)
+    if problem:
+        parser.exit(2, f"{parser.prog} {args.command}: error: {problem}\n")
     return args.run(args)
 
 

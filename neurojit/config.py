@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numbers
 import os
-import warnings
 from dataclasses import dataclass, field, fields
 
 import numpy as np
+
+from ._warnings import warn_from_caller
 
 BACKENDS = ("auto", "aot", "jit", "python")
 ENV_BACKEND = "NEUROJIT_BACKEND"
@@ -19,11 +20,7 @@ def _backend_from_environment() -> str:
     if not value:
         return "auto"
     if value not in BACKENDS:
-        warnings.warn(
-            f"{ENV_BACKEND}={value!r} is not one of {', '.join(BACKENDS)}; using 'auto'",
-            RuntimeWarning,
-            stacklevel=4,
-        )
+        warn_from_caller(f"{ENV_BACKEND}={value!r} is not one of {', '.join(BACKENDS)}; using 'auto'", RuntimeWarning)
         return "auto"
     return value
 

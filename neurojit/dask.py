@@ -1,7 +1,7 @@
 """Scale-out on Dask: the same kernels over arrays chunked along the batch axis, and trials
 or parameter sweeps over a ``distributed.Client``.
 
-Requires the ``dask`` extra (``pip install 'neurojit[dask]'``). Every worker runs the
+Requires the ``dask`` extra (``pip install 'neurojit-kernels[dask]'``). Every worker runs the
 kernels through its own :class:`~neurojit.JITCompiler` with the configuration you pass
 (default :func:`default_config`: serial kernels, since Dask parallelises over chunks), so a worker with the AOT build starts computing at once,
 without compiling anything.
@@ -27,10 +27,12 @@ from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 
+from ._version import DISTRIBUTION
+
 try:
     import dask.array as da
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
-    raise ImportError("neurojit.dask needs Dask: pip install 'neurojit[dask]'") from exc
+    raise ImportError(f"neurojit.dask needs Dask: pip install '{DISTRIBUTION}[dask]'") from exc
 
 from .compiler import JITCompiler
 from .config import JITConfig

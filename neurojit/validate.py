@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
 from typing import Any, Sequence
 
 import numpy as np
@@ -45,7 +46,7 @@ def _as_ndarray(name: str, value: Any) -> np.ndarray:
         array = value
     else:
         try:
-            array = np.asarray(value)
+            array = _asarray_strict(value)
         except (ValueError, TypeError) as exc:  # ragged nested lists and the like
             raise TypeError(f"{name} must be a numeric array: {exc}") from exc
     if array.dtype.kind not in _REAL_KINDS:
@@ -186,3 +187,20 @@ def fraction(name: str, value: Any) -> float:
     if not 0 < result <= 1:
         raise ValueError(f"{name} must be in (0, 1], got {result}")
     return result
+
+
+#: numpy < 1.24 only warns on ragged nested lists (and makes an object array); later ones raise ValueError
+_RAGGED_WARNS = np.lib.NumpyVersion(np.__version__) < "1.24.0"
+_RAGGED_WARNING = getattr(getattr(np, "exceptions", np), "VisibleDeprecationWarning", DeprecationWarning)
+
+
+def _asarray_strict(value: Any) -> np.ndarray:
+    """``numpy.asarray(value)``, raising ValueError on ragged input with every numpy."""
+    if not _RAGGED_WARNS:
+        return np.asarray(value)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", _RAGGED_WARNING)
+        try:
+            return np.asarray(value)
+        except _RAGGED_WARNING:
+            raise ValueError("the nested sequences have different lengths (an inhomogeneous shape)") from None

@@ -25,6 +25,7 @@ import pytest
 import neurojit
 from conftest import last_json_line, run_python
 from neurojit import operations
+from neurojit._version import DISTRIBUTION
 from neurojit.backends import aot, python
 from neurojit.kernels import signatures
 
@@ -102,18 +103,53 @@ def test_x86_v3_is_inferred_on_numpy_without_it(monkeypatch, tmp_path, table, cp
 
 
 def test_forced_variant_is_used_only_if_the_cpu_runs_it(monkeypatch):
+    """A variant the CPU cannot run, or a name that is not built, warns and the best one is used."""
     monkeypatch.setattr(aot, "cpu_features", lambda: {"SSE2"})
     monkeypatch.setenv(aot.ENV_VARIANT, "baseline")
     assert aot._choose_variant(VARIANTS)[0]["name"] == "baseline"
+    monkeypatch.setattr(aot, "cpu_features", lambda: {"SSE2", "X86_V3"})
+    assert aot._choose_variant(VARIANTS)[0]["name"] == "baseline"  # forced below the best: honoured
+    monkeypatch.setattr(aot, "cpu_features", lambda: {"SSE2"})
     monkeypatch.setenv(aot.ENV_VARIANT, "x86_64_v3")
-    variant, why = aot._choose_variant(VARIANTS)
-    assert variant is None and "X86_V3" in why
-    monkeypatch.setenv(aot.ENV_VARIANT, "avx9000")
-    variant, why = aot._choose_variant(VARIANTS)
-    assert variant is None and "not a built variant" in why
+    with pytest.warns(RuntimeWarning, match=r"NEUROJIT_AOT_VARIANT='x86_64_v3' needs .*X86_V3.*best variant .* baseline"):
+        variant, why = aot._choose_variant(VARIANTS)
+    assert variant["name"] == "baseline" and "ignored" in why and "X86_V3" in why
+    monkeypatch.setenv(aot.ENV_VARIANT, "x86-64-v3")  # mistyped
+    monkeypatch.setattr(aot, "cpu_features", lambda: {"SSE2", "X86_V3"})
+    with pytest.warns(RuntimeWarning, match=r"'x86-64-v3' is not a built variant \(built: x86_64_v3, baseline\)"):
+        variant, why = aot._choose_variant(VARIANTS)
+    assert variant["name"] == "x86_64_v3" and "not a built variant" in why
+    with pytest.warns(RuntimeWarning, match="no variant runs here"):
+        variant, why = aot._choose_variant([dict(VARIANTS[0], cpu_features=["AVX9000"])])
+    assert variant is None and "none of the built variants" in why
 
 
-def test_build_script_variants_match_the_loader_contract():
+@needs_build
+def test_a_mistyped_variant_keeps_the_aot_backend(tmp_path):
+    code = """
+        import json, warnings
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            import neurojit
+            info = neurojit.JITCompiler().get_jit_info()
+        print(json.dumps({"variant": info["aot_variant"], "status": info["aot_status"],
+                          "backends": sorted({k["backend"] for k in info["kernels"].values()}),
+                          "warnings": [f"{w.category.__name__}: {w.message}" for w in caught]}))
+    """
+    result = last_json_line(run_python(code, env={aot.ENV_VARIANT: "x86-64-v3"}).stdout)
+    assert result["variant"] == BUILT[0] and result["backends"] == ["aot"], result
+    assert [w for w in result["warnings"] if "NEUROJIT_AOT_VARIANT" in w] == [
+        f"RuntimeWarning: neurojit: NEUROJIT_AOT_VARIANT='x86-64-v3' is not a built variant (built: "
+        f"{', '.join(_manifest_variant_names())}); using the best variant this CPU supports, {BUILT[0]}"
+    ]
+
+
+def _manifest_variant_names() -> list[str]:
+    return [v["name"] for v in _manifest()["variants"]]
+
+
+def _build_script():
+    """``build_aot.py`` of this checkout as a module (skips in an installed wheel's test run)."""
     spec = importlib.util.spec_from_file_location("build_aot_under_test", REPO / "build_aot.py")
     if spec is None or not (REPO / "build_aot.py").exists():
         pytest.skip("build_aot.py is not next to the package (installed wheel)")
@@ -123,6 +159,11 @@ def test_build_script_variants_match_the_loader_contract():
         spec.loader.exec_module(build_aot)
     finally:
         del sys.modules[spec.name]
+    return build_aot
+
+
+def test_build_script_variants_match_the_loader_contract():
+    build_aot = _build_script()
     x86 = build_aot.variants_for("x86_64")
     assert [v.name for v in x86] == ["x86_64_v3", "baseline"]  # best first, baseline last
     assert x86[-1].cpu_features == () and "X86_V3" in x86[0].cpu_features
@@ -335,6 +376,70 @@ def test_a_failed_build_warns_once_and_falls_back(tmp_path):
     assert len(report["warnings"]) == 1 and "failed" in report["warnings"][0]
 
 
+NO_COMPILER = "no C compiler found; numba.pycc needs gcc, e.g. `apt install gcc`"
+
+
+def _failed_build_package(tmp_path: Path) -> Path:
+    package = _copy_package(tmp_path)
+    for module in package.glob("_aot_*"):
+        module.unlink()
+    (package / "_aot_manifest.json").write_text(json.dumps({"format": 1, "variants": [], "failed": NO_COMPILER}))
+    return package
+
+
+def test_a_failed_build_says_how_to_rebuild_at_the_callers_line(tmp_path):
+    """The warning names the user's line (not ``sys:1`` or neurojit's insides) and gives a
+    reinstall command that bypasses pip's cached wheel (run for real by tools/check_source_install.py)."""
+    _failed_build_package(tmp_path)
+    script = tmp_path / "user_script.py"
+    script.write_text("import neurojit\n\nkernel = neurojit.JITCompiler().compile_convolution_kernel()\n")
+    result = subprocess.run([sys.executable, "-W", "always::neurojit.FallbackWarning", str(script)], cwd=tmp_path,
+                            env=_clean_env({"PYTHONPATH": str(tmp_path)}), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert f"{script}:3: FallbackWarning: neurojit:" in result.stderr, result.stderr
+    assert result.stderr.count("FallbackWarning") == 1
+    assert f"({NO_COMPILER})" in result.stderr
+    assert f"`{aot.REBUILD_COMMAND}`" in result.stderr
+    assert aot.REBUILD_COMMAND == (f"pip install --no-cache-dir --force-reinstall --no-binary {DISTRIBUTION} "
+                                   f"--no-deps {DISTRIBUTION}=={neurojit.__version__}")
+
+
+def test_info_gives_the_failure_reason_once(tmp_path):
+    _failed_build_package(tmp_path)
+    result = subprocess.run([sys.executable, "-m", "neurojit", "info"], cwd=tmp_path,
+                            env=_clean_env({"PYTHONPATH": str(tmp_path)}), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count(NO_COMPILER) == 1 and result.stdout.count(aot.REBUILD_COMMAND) == 1, result.stdout
+    assert "FallbackWarning" not in result.stderr  # info prints the reason itself
+    kernel_lines = result.stdout.split("kernels:\n")[1].splitlines()[:len(operations.KERNELS)]
+    assert all("AOT unavailable: see AOT above" in line and len(line) < 100 for line in kernel_lines), kernel_lines
+
+
+def test_build_failure_reason_is_one_line_naming_what_to_install():
+    build_aot = _build_script()
+    numba_message = RuntimeError(
+        "Attempted to compile AOT function without the compiler used by `numpy.distutils` present. "
+        "If using conda try:\n\n#> conda install gcc_linux-64 gxx_linux-64"
+    )
+    reason = build_aot.failure_reason(numba_message)
+    assert "\n" not in reason and "conda" not in reason and "numpy.distutils" not in reason
+    assert reason.startswith("no C compiler found") and "numba.pycc needs" in reason
+    long = build_aot.failure_reason(ValueError("first line\nsecond line " + "x" * 400))
+    assert long.startswith("ValueError: first line second line") and len(long) == 300
+
+
+def test_a_build_without_a_compiler_records_why(tmp_path):
+    pytest.importorskip("numba")
+    build_aot = _build_script()
+    result = subprocess.run([sys.executable, str(build_aot.__file__), "--output", str(tmp_path)],
+                            env=_clean_env({"CC": str(tmp_path / "no-such-cc")}), capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 1
+    failed = json.loads((tmp_path / "_aot_manifest.json").read_text())["failed"]
+    assert failed.startswith(f"no C compiler found (CC={str(tmp_path / 'no-such-cc')!r} does not run)"), failed
+    assert "conda" not in failed and f"build_aot: failed: {failed}" in result.stderr
+
+
 @needs_build
 def test_a_missing_module_warns_once_and_falls_back(tmp_path):
     package = _copy_package(tmp_path)
@@ -350,7 +455,7 @@ def test_a_missing_module_warns_once_and_falls_back(tmp_path):
 
 
 def _dist_wheels() -> list[Path]:
-    return sorted((REPO / "dist").glob(f"neurojit-*-cp{sys.version_info[0]}{sys.version_info[1]}-*.whl"))
+    return sorted((REPO / "dist").glob(f"{DISTRIBUTION.replace('-', '_')}-*-cp{sys.version_info[0]}{sys.version_info[1]}-*.whl"))
 
 
 @needs_build
@@ -397,7 +502,7 @@ def test_cibuildwheel_builds_exactly_the_supported_wheels(platform, arch):
 
 
 def test_wheel_workflow_builds_on_native_runners_and_requires_aot():
-    workflow = REPO / ".github" / "workflows" / "wheels.yml"
+    workflow = REPO / ".github" / "workflows" / "ci.yml"
     if not workflow.exists():
         pytest.skip("not a source checkout")
     text = workflow.read_text()

@@ -11,6 +11,7 @@ import pytest
 import neurojit
 from conftest import backend_params, backend_unavailable_reason, last_json_line, prime_fallback_report, run_python
 from neurojit import BackendUnavailableError, JITCompiler, JITConfig
+from neurojit._version import DISTRIBUTION
 from neurojit.backends import aot, select
 
 # Runs one kernel and reports which backend's loops were really called (not just the label).
@@ -156,7 +157,7 @@ except neurojit.BackendUnavailableError as exc:
 """
     result = run_python(code, hide_numba=True, tmp_path=tmp_path)
     assert "ERROR: backend 'jit' was requested but numba is not usable" in result.stdout
-    assert "pip install 'neurojit[jit]'" in result.stdout
+    assert f"pip install '{DISTRIBUTION}[jit]'" in result.stdout
 
 
 def test_forced_jit_by_environment_without_numba_raises(tmp_path, cache_dir):
@@ -195,7 +196,7 @@ print(json.dumps(sorted({c.compile_reservoir_run_kernel().backend for c in compi
     lines = [line for line in result.stderr.splitlines() if line.startswith("LOG neurojit")]
     assert len(lines) == 1, result.stderr
     assert "using the NumPy kernels" in lines[0] and "INFO" in lines[0]
-    assert "pip install 'neurojit[jit]'" in lines[0] and "build_aot.py" in lines[0]
+    assert f"pip install '{DISTRIBUTION}[jit]'" in lines[0] and "build_aot.py" in lines[0]
 
 
 def test_broken_aot_warns_once_and_falls_back(tmp_path, cache_dir):
@@ -313,7 +314,7 @@ def test_broken_numba_warns_once_and_falls_back(tmp_path, cache_dir, error):
     fallbacks = [message for category, message in report["warnings"] if category == "FallbackWarning"]
     assert len(fallbacks) == 1, report["warnings"]
     assert f"{error}: numba is broken here" in fallbacks[0]
-    assert "using the NumPy kernels" in fallbacks[0] and "pip install 'neurojit[jit]'" in fallbacks[0]
+    assert "using the NumPy kernels" in fallbacks[0] and f"pip install '{DISTRIBUTION}[jit]'" in fallbacks[0]
     assert report["forced"] is not None and report["forced"].startswith("backend 'jit' was requested but")
     assert f"{error}: numba is broken here" in report["forced"]
     rng = np.random.default_rng(5)

@@ -55,15 +55,92 @@ def test_bench_command_writes_json(tmp_path):
     assert result.returncode == 0, result.stderr
     rows = json.loads(out.read_text())["rows"]
     assert {r["kernel"] for r in rows} == {"convolution"}
-    assert "python" in {r["contender"] for r in rows}
+    assert bench.PYTHON_LABEL in {r["contender"] for r in rows} and "python" not in {r["contender"] for r in rows}
     assert "convolution" in result.stdout
+    assert "\r" not in result.stderr  # the progress bar does not redraw into a pipe
+
+
+def test_table_shows_the_numpy_reference_time_next_to_each_median():
+    rows = [bench.Row("convolution", 100, 0.05, bench.PYTHON_LABEL, 0.002, 0.004, 2.0),
+            bench.Row("convolution", 100, 0.05, "jit", 0.0005, 0.004, 8.0)]
+    lines = bench.format_rows(rows).splitlines()
+    assert "NumPy ms" in lines[1] and "speedup" in lines[1] and "reference" in lines[0]
+    assert lines[2].split()[-3:] == ["2.000", "4.000", "2.00x"] and lines[3].split()[-3:] == ["0.500", "4.000", "8.00x"]
+    assert f"{bench.PYTHON_LABEL} is neurojit's own NumPy backend" in lines[0]
+
+
+def _cli(*args, env=None, tmp_path=None):
+    import os
+
+    full_env = dict(os.environ)
+    if tmp_path is not None:  # hide matplotlib from that process: `import matplotlib` fails
+        (tmp_path / "sitecustomize.py").write_text("import sys\nsys.modules['matplotlib'] = None\n")
+        full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(tmp_path), full_env.get("PYTHONPATH")]))
+    return subprocess.run([sys.executable, "-m", "neurojit", *args], capture_output=True, text=True, timeout=300,
+                          env=full_env)
+
+
+@pytest.mark.parametrize(("flag", "value"), [("--batch", "-1"), ("--repeats", "0"), ("--steps", "0"), ("--batch", "0")])
+def test_bench_refuses_counts_below_one_before_running(flag, value):
+    result = _cli("bench", "--quick", "--kernel", "convolution", flag, value)
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"neurojit bench: error: argument {flag}: must be a positive integer, got {value}"
+    assert result.stdout == ""  # nothing was benchmarked
+
+
+@pytest.mark.parametrize("command", [["bench", "--quick", "--kernel", "convolution"], ["demo", "--quick"]])
+def test_plot_without_matplotlib_fails_before_any_work(command, tmp_path):
+    from neurojit._version import DISTRIBUTION
+
+    result = _cli(*command, "--plot", str(tmp_path / "out.png"), tmp_path=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""
+    assert f"needs matplotlib, which is not installed: pip install '{DISTRIBUTION}[plot]'" in result.stderr
+    assert not (tmp_path / "out.png").exists()
 
 
 def test_bench_plot(tmp_path):
     pytest.importorskip("matplotlib")
     rows = bench.run_grid({"convolution": ([8, 16], [0.1])}, repeats=1, batch=2, steps=10)
-    bench.plot_rows(rows, str(tmp_path / "speedup.png"))
+    bench.plot_rows(rows, str(tmp_path / "speedup.png"), dtype="float32", batch=2, steps=10, repeats=1)
     assert (tmp_path / "speedup.png").stat().st_size > 1000
+
+
+def _fake_rows(kernels, sizes, densities, contenders):
+    return [bench.Row(k, s, d, c, 1e-3, 1e-3 * (1 + i), 1.0 + i)
+            for k in kernels for s in sizes for d in densities for i, c in enumerate(contenders)]
+
+
+SEVEN = [bench.PYTHON_LABEL, "jit", "jit-parallel", "aot-x86_64_v3", "aot-x86_64_v3-threads", "aot-baseline",
+         "aot-baseline-threads"]
+
+
+def test_bench_plot_of_one_kernel_fills_the_figure_and_tells_series_apart():
+    pytest.importorskip("matplotlib")
+    rows = _fake_rows(["convolution"], [100, 500], [0.05, 0.5], SEVEN)  # 14 series
+    fig = bench.figure_of_rows(rows, dtype="float64", batch=8, steps=1000, repeats=5)
+    panels = [ax for ax in fig.axes if ax.axison]
+    assert len(fig.axes) == 1 and len(panels) == 1  # no empty half
+    lines = [line for line in panels[0].get_lines() if list(line.get_xdata()) == [100, 500]]  # not the 1x line
+    assert len(lines) == 14
+    styles = {(tuple(line.get_color()) if not isinstance(line.get_color(), str) else line.get_color(),
+               line.get_linestyle(), line.get_marker()) for line in lines}
+    assert len(styles) == 14  # every series looks different: colour per contender, style per density
+    assert len({style[0] for style in styles}) == 7
+    assert panels[0].get_legend() is None and len(fig.legends) == 1  # one legend, beside the panels
+    title = fig._suptitle.get_text()
+    assert "float64" in title and "batch 8" in title and "1000 steps" in title and "median of 5" in title
+
+
+def test_bench_plot_of_one_size_per_kernel_draws_bars():
+    pytest.importorskip("matplotlib")
+    kernels = ["spike_processing", "reservoir_update", "convolution", "matrix_multiply", "lif_network_run",
+               "reservoir_run"]
+    rows = _fake_rows(kernels, [64], [0.1], SEVEN)  # what --quick measures
+    fig = bench.figure_of_rows(rows, dtype="float32", batch=8, steps=1000, repeats=5)
+    panels = [ax for ax in fig.axes if ax.axison]
+    assert len(panels) == len(kernels) == len(fig.axes)  # 2 x 3, none empty
+    assert all(len(ax.patches) == len(SEVEN) for ax in panels)  # one bar per contender, not one point
 
 
 def _run_peers(*flags):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import io
 import re
 
 import pytest
@@ -31,7 +32,30 @@ def test_demo_quick_reports_backend_scores_and_throughput(demo_env):
     assert _number(r"chance ([0-9.]+)", out) == pytest.approx(0.1)
     assert _number(r"reservoir ([0-9,]+) steps/s", out) > 0
     assert _number(r"liquid ([0-9,]+) steps/s", out) > 0
-    assert "neurojit demo" in result.stderr  # the progress bar
+    assert "neurojit demo" in result.stderr  # the progress bar ...
+    assert "\r" not in result.stderr and re.search(r"neurojit demo: (\d+)/\1 done in [0-9.]+ s\n", result.stderr)
+    # ... on a pipe: no redraws, one line when done
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_fallback_progress_bar_redraws_only_on_a_terminal():
+    from neurojit.models.demo import _Progress
+
+    for stream in (_Terminal(), io.StringIO()):
+        bar = _Progress(3, "job", stream=stream)
+        for _ in range(3):
+            bar.set_postfix_str("working")
+            bar.update()
+        bar.close()
+        text = stream.getvalue()
+        if isinstance(stream, _Terminal):
+            assert text.count("\r") == 7 and "3/3" in text and text.endswith("\n")
+        else:
+            assert "\r" not in text and re.fullmatch(r"job: 3/3 done in [0-9.]+ s\n", text), repr(text)
 
 
 def test_demo_full_run_meets_the_documented_scores(demo_env):

@@ -150,6 +150,14 @@ def test_esn_rejects_bad_arguments(fast):
         EchoStateNetwork(10, leak_rate=0, compiler=fast)
     with pytest.raises(ValueError, match="connectivity"):
         EchoStateNetwork(10, connectivity=1.5, compiler=fast)
+    # each argument its own message, naming the value (not "spectral_radius and warmup must be >= 0")
+    for kwargs, message in [({"spectral_radius": -1}, "spectral_radius must be >= 0, got -1.0"),
+                            ({"spectral_radius": float("nan")}, "spectral_radius must be finite, got nan"),
+                            ({"warmup": -5}, "warmup must be >= 0, got -5"),
+                            ({"n_inputs": 0}, "n_inputs must be >= 1, got 0")]:
+        with pytest.raises(ValueError) as error:
+            EchoStateNetwork(10, compiler=fast, **kwargs)
+        assert str(error.value) == message
     esn = EchoStateNetwork(10, 2, compiler=fast)
     with pytest.raises(ValueError, match=r"\(T, 2\)"):
         esn.run(np.zeros((5, 3)))

@@ -1,6 +1,6 @@
 """Run neurojit's tests against an installed wheel on the AOT backend, without numba.
 
-    python tools/wheel_tests.py [pytest arguments]
+    python tools/wheel_tests.py [--with-numba] [pytest arguments]
 
 Used by cibuildwheel's test-command and by .ci/run, in an environment holding the wheel,
 numpy and the test tools only. Exits non-zero unless
@@ -12,6 +12,10 @@ numpy and the test tools only. Exits non-zero unless
 
 The tests run from a temporary copy of ``tests/`` and ``benchmarks/`` (with README.md and
 pyproject.toml for the pytest settings), so that no subprocess a test starts can import the checkout instead.
+
+``--with-numba`` is for an installed wheel plus the ``jit`` extra (the oldest-dependency run of
+``tools/test_oldest.py``): the AOT backend must still be the one an automatic compiler picks, but
+``NEUROJIT_BACKEND`` is left alone and numba may be imported, so the JIT tests run too.
 """
 
 from __future__ import annotations
@@ -55,23 +59,29 @@ def check_aot_in_use() -> str:
 
 
 def main(argv: list[str]) -> int:
-    os.environ["NEUROJIT_BACKEND"] = "aot"
+    with_numba = "--with-numba" in argv
+    argv = [a for a in argv if a != "--with-numba"]
+    if not with_numba:
+        os.environ["NEUROJIT_BACKEND"] = "aot"
     print(f"wheel_tests: {check_aot_in_use()}", flush=True)
     plugin = NoNumbaPlugin()
     with tempfile.TemporaryDirectory(prefix="neurojit-wheel-tests-") as tmp:
         root = Path(tmp)
         for folder in ("tests", "benchmarks"):  # some tests run the benchmark scripts
             shutil.copytree(PROJECT / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__"))
-        for name in ("README.md", "pyproject.toml"):
+        for name in ("README.md", "pyproject.toml", "LICENSE"):
             shutil.copy2(PROJECT / name, root / name)
         previous = os.getcwd()
         os.chdir(root)
         try:
             import pytest
 
-            status = pytest.main(["-p", "no:cacheprovider", "tests", *argv], plugins=[plugin])
+            status = pytest.main(["-p", "no:cacheprovider", "tests", *argv], plugins=[] if with_numba else [plugin])
         finally:
             os.chdir(previous)  # Windows cannot delete the current folder
+    if with_numba:
+        print(f"wheel_tests: pytest exit status {int(status)}", flush=True)
+        return int(status)
     if plugin.culprit is not None or forbidden_modules():
         where = f"after {plugin.culprit[0]}: {plugin.culprit[1]}" if plugin.culprit else forbidden_modules()
         print(f"wheel_tests: FAILED, numba/llvmlite were imported ({where})", flush=True)

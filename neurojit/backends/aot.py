@@ -15,8 +15,8 @@ exporting every loop of :data:`neurojit.kernels.signatures.LOOPS` for float32 an
                    "sha256": "..."}],     # best first
      "failed": null}                      # or the reason the build could not compile
 
-At the first kernel, the loader picks the one named by ``NEUROJIT_AOT_VARIANT`` (refused
-if this CPU lacks its features), or else the best variant all of whose ``cpu_features``
+At the first kernel, the loader picks the one named by ``NEUROJIT_AOT_VARIANT`` (a name that
+is not built, or a variant this CPU cannot run, warns and is ignored), or else the best variant all of whose ``cpu_features``
 are reported present by numpy's runtime CPU feature table (a name the table does not have
 counts as absent, so a module the CPU might not run is never chosen). numpy < 2.4 has no
 ``X86_V3`` entry: there it is inferred from the parts of x86-64-v3 the table lists (AVX2,
@@ -41,6 +41,8 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
+from .._version import DISTRIBUTION, __version__
+from .._warnings import warn_from_caller
 from ..kernels import signatures
 
 NAME = "aot"
@@ -48,7 +50,10 @@ ENV_VARIANT = "NEUROJIT_AOT_VARIANT"
 #: path of the manifest (a str; os.path rather than pathlib keeps ``import neurojit`` cheap)
 MANIFEST = os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(__file__))), "_aot_manifest.json")
 MANIFEST_FORMAT = 1
-BUILD_HINT = "build it with `python build_aot.py` in a source checkout, or install a neurojit wheel"
+BUILD_HINT = f"build it with `python build_aot.py` in a source checkout, or install a wheel: `pip install {DISTRIBUTION}`"
+#: rebuilds a source install from its sdist: without --no-cache-dir pip reuses the wheel it built
+#: (without AOT modules) the first time, and --no-binary keeps it from taking any other wheel
+REBUILD_COMMAND = f"pip install --no-cache-dir --force-reinstall --no-binary {DISTRIBUTION} --no-deps {DISTRIBUTION}=={__version__}"
 
 
 #: x86-64-v3 as far as numpy < 2.4's feature table names it ...
@@ -119,24 +124,30 @@ class AOTStatus:
 
 
 def _choose_variant(variants: list[dict]) -> tuple[dict | None, str]:
+    """The variant to load and why. A ``NEUROJIT_AOT_VARIANT`` that names no built variant, or
+    one this CPU cannot run, warns (``RuntimeWarning``) and the best variant is used instead."""
     forced = os.environ.get(ENV_VARIANT, "").strip()
     names = [v["name"] for v in variants]
-    if forced:
-        for variant in variants:
-            if variant["name"] == forced:
-                missing = set(variant.get("cpu_features", [])) - cpu_features()
-                if missing:
-                    return None, (
-                        f"{ENV_VARIANT}={forced} needs CPU features this machine lacks "
-                        f"({', '.join(sorted(missing))}); unset it to choose automatically"
-                    )
-                return variant, f"forced by {ENV_VARIANT}"
-        return None, f"{ENV_VARIANT}={forced!r} is not a built variant (built: {', '.join(names)})"
     have = cpu_features()
-    for variant in variants:  # best first
-        if set(variant.get("cpu_features", [])) <= have:
-            return variant, "best variant this CPU supports"
-    return None, f"this CPU supports none of the built variants ({', '.join(names)})"
+    problem = ""
+    if forced:
+        chosen = next((v for v in variants if v["name"] == forced), None)
+        if chosen is None:
+            problem = f"is not a built variant (built: {', '.join(names)})"
+        else:
+            missing = set(chosen.get("cpu_features", [])) - have
+            if not missing:
+                return chosen, f"forced by {ENV_VARIANT}"
+            problem = f"needs CPU features this machine lacks ({', '.join(sorted(missing))})"
+    best = next((v for v in variants if set(v.get("cpu_features", [])) <= have), None)  # best first
+    ignored = ""
+    if problem:
+        instead = f"using the best variant this CPU supports, {best['name']}" if best else "no variant runs here"
+        warn_from_caller(f"neurojit: {ENV_VARIANT}={forced!r} {problem}; {instead}", RuntimeWarning)
+        ignored = f"; {ENV_VARIANT}={forced!r} ignored: it {problem}"
+    if best is None:
+        return None, f"this CPU supports none of the built variants ({', '.join(names)}){ignored}"
+    return best, f"best variant this CPU supports{ignored}"
 
 
 _MODULE_NAME = re.compile(r"^_aot_[A-Za-z0-9_]+$")
@@ -228,8 +239,8 @@ def load() -> AOTStatus:
     if manifest.get("failed"):
         return AOTStatus(
             None,
-            f"the AOT build of this install failed ({manifest['failed']}); "
-            f"install a C compiler and reinstall, or {BUILD_HINT}",
+            f"the AOT build of this install failed ({manifest['failed']}); after installing a C compiler, "
+            f"rebuild with `{REBUILD_COMMAND}` (in a source checkout: `python build_aot.py`)",
             True,
         )
     if manifest.get("format", MANIFEST_FORMAT) != MANIFEST_FORMAT:

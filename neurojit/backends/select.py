@@ -25,7 +25,7 @@ __all__ = [
     "aot_status", "choose", "jit_status",
 ]
 
-JIT_HINT = "install numba with `pip install 'neurojit[jit]'`"
+JIT_HINT = f"install numba with `pip install '{aot.DISTRIBUTION}[jit]'`"  # (the name from neurojit._version)
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,9 @@ def jit_status(enable_jit: bool) -> tuple[bool, str, bool]:
 @functools.lru_cache(maxsize=None)
 def _report_once(message: str, problem: bool) -> None:
     if problem:
-        warnings.warn(message, FallbackWarning, stacklevel=5)
+        from .._warnings import caller_stacklevel  # the user's line, however deep the call
+
+        warnings.warn(message, FallbackWarning, stacklevel=caller_stacklevel())
     else:
         import logging  # only when there is something to say
 

@@ -13,6 +13,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from .._version import DISTRIBUTION
 from .esn import PRESETS, EchoStateNetwork
 from .lsm import LiquidStateMachine
 from .tasks import narma10, spike_pattern_task
@@ -21,18 +22,31 @@ from .tasks import narma10, spike_pattern_task
 PATTERN_TASK = dict(n_classes=10, jitter=30e-3, rate=5.0, noise_rate=20.0, template_seed=0)
 
 
-class _Progress:
-    """Minimal stand-in for ``tqdm``: one line on stderr, rewritten in place."""
+def _is_terminal(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return False
 
-    def __init__(self, total: int, desc: str):
+
+class _Progress:
+    """Minimal stand-in for ``tqdm`` on ``stream`` (stderr): on a terminal one line, rewritten in
+    place; on a file or a pipe no redraws (``\\r`` would pile up in a log), one line when done."""
+
+    def __init__(self, total: int, desc: str, stream: Any = None):
         self.total, self.count, self.desc = total, 0, desc
+        self.stream = stream if stream is not None else sys.stderr
+        self.live = _is_terminal(self.stream)
+        self.start = time.perf_counter()
         self._draw("")
 
     def _draw(self, note: str) -> None:
+        if not self.live:
+            return
         width = 24
-        filled = width * self.count // self.total
-        sys.stderr.write(f"\r{self.desc} [{'#' * filled}{'.' * (width - filled)}] {self.count}/{self.total} {note:<28}")
-        sys.stderr.flush()
+        filled = width * self.count // max(self.total, 1)
+        self.stream.write(f"\r{self.desc} [{'#' * filled}{'.' * (width - filled)}] {self.count}/{self.total} {note:<28}")
+        self.stream.flush()
 
     def set_postfix_str(self, note: str) -> None:
         self._draw(note)
@@ -42,16 +56,23 @@ class _Progress:
         self._draw("")
 
     def close(self) -> None:
-        sys.stderr.write("\n")
-        sys.stderr.flush()
+        if self.live:
+            self.stream.write("\n")
+        else:
+            self.stream.write(f"{self.desc}: {self.count}/{self.total} done in {time.perf_counter() - self.start:.1f} s\n")
+        self.stream.flush()
 
 
 def _progress(total: int, desc: str) -> Any:
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return _Progress(total, desc)
-    return tqdm(total=total, desc=desc, file=sys.stderr, leave=True)
+    """tqdm on a terminal when installed; else (and always on a file or pipe) :class:`_Progress`."""
+    if _is_terminal(sys.stderr):
+        try:
+            from tqdm import tqdm
+        except ImportError:
+            pass
+        else:
+            return tqdm(total=total, desc=desc, file=sys.stderr, leave=True)
+    return _Progress(total, desc)
 
 
 def _batches(n: int, size: int) -> Iterator[slice]:
@@ -173,7 +194,7 @@ def _plot(path: str, target: np.ndarray, prediction: np.ndarray, raster: np.ndar
     try:
         import matplotlib
     except ImportError as exc:
-        raise SystemExit("--plot needs matplotlib: pip install 'neurojit[plot]'") from exc
+        raise SystemExit(f"--plot needs matplotlib: pip install '{DISTRIBUTION}[plot]'") from exc
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
