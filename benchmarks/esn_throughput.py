@@ -31,6 +31,11 @@ Usage::
 
 from __future__ import annotations
 
+import os
+
+for _variable in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):  # numpy at full speed: before it loads
+    os.environ.pop(_variable, None)
+
 import argparse
 import json
 import statistics
@@ -108,6 +113,9 @@ def main(argv=None) -> int:
     if args.json:
         print(json.dumps(results))
         return 0
+    from neurojit.bench import blas_description
+
+    print(f"NumPy BLAS: {blas_description()}")
     print(f"{'units':>6} {'backend':>8} {'neurojit steps/s':>17} {'NumPy loop steps/s':>19} {'speedup':>8}"
           f" {'us/step (nj / np)':>18}")
     for r in results:

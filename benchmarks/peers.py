@@ -23,6 +23,11 @@ neurojit runs there with numpy only). Usage::
 
 from __future__ import annotations
 
+import os
+
+for _variable in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):  # numpy at full speed: before it loads
+    os.environ.pop(_variable, None)
+
 import argparse
 import importlib.util
 import statistics

@@ -273,6 +273,8 @@ def _describe(meta: dict[str, Any]) -> str:
         parts.append(f"{meta['steps']} steps (matrix_multiply: one product)")
     if "repeats" in meta:
         parts.append(f"median of {meta['repeats']} interleaved run{'s' if meta['repeats'] != 1 else ''}")
+    if "blas" in meta:
+        parts.append(f"NumPy: {meta['blas']}")
     return ", ".join(parts)
 
 

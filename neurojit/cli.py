@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Sequence
 
@@ -68,8 +69,14 @@ def _bench(args: argparse.Namespace) -> int:
     rows = bench.run_grid(grid, repeats=args.repeats, batch=args.batch, steps=args.steps,
                           dtype=np.dtype(args.dtype), progress=progress)
     bar.close()
+    blas = bench.blas_description()
+    print(f"NumPy measured with {blas}")
+    slowed = [name for name in SLOWING_VARIABLES if name in os.environ]
+    if slowed:
+        print(f"note: {', '.join(slowed)} set in this process: NumPy's BLAS may run below full speed "
+              "(`neurojit bench` from the command line unsets them)")
     print(bench.format_rows(rows))
-    meta = dict(repeats=args.repeats, batch=args.batch, steps=args.steps, dtype=args.dtype)
+    meta = dict(repeats=args.repeats, batch=args.batch, steps=args.steps, dtype=args.dtype, blas=blas)
     if args.json:
         with open(args.json, "w") as f:
             f.write(bench.rows_to_json(rows, **meta))
@@ -122,9 +129,18 @@ def _argument_problem(args: argparse.Namespace) -> str | None:
     return None
 
 
+#: environment variables set on some machines for old OpenBLAS builds; they slow a current
+#: numpy's BLAS, so the NumPy baselines of ``neurojit bench`` run without them
+SLOWING_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if argv is None and args.command == "bench" and any(name in os.environ for name in SLOWING_VARIABLES):
+        # numpy (and its BLAS) is loaded already: run the benchmark in a process without them
+        env = {k: v for k, v in os.environ.items() if k not in SLOWING_VARIABLES}
+        os.execve(sys.executable, [sys.executable, "-m", "neurojit", *sys.argv[1:]], env)
     problem = _argument_problem(args)
     if problem:
         parser.exit(2, f"{parser.prog} {args.command}: error: {problem}\n")

@@ -2,6 +2,7 @@
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -164,3 +165,40 @@ def test_peers_benchmark_skips_a_missing_peer_or_compares_spike_for_spike(peer):
 def test_peers_benchmark_rejects_an_unknown_peer():
     result = _run_peers("--only", "nest")
     assert result.returncode == 2 and "unknown peer 'nest'" in result.stderr
+
+
+def test_bench_command_runs_numpy_at_full_speed(tmp_path):
+    """`neurojit bench` unsets the variables that slow OpenBLAS (re-running itself without
+    them) and says which BLAS it measured against; tests and CI keep them (this test only
+    sets them for the child)."""
+    out = tmp_path / "bench.json"
+    env = dict(os.environ, OPENBLAS_CORETYPE="Haswell", OPENBLAS_L2_SIZE="512")
+    result = subprocess.run(
+        [sys.executable, "-m", "neurojit", "bench", "--quick", "--kernel", "matrix_multiply", "--repeats", "1",
+         "--json", str(out)], capture_output=True, text=True, timeout=300, env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "NumPy measured with" in result.stdout and "forced Haswell" not in result.stdout
+    assert "note: OPENBLAS_CORETYPE" not in result.stdout
+    assert json.loads(out.read_text())["meta"]["blas"]
+
+
+SCRIPTS = {  # every benchmark script at a tiny size: documented commands must not rot
+    "call_overhead.py": ["--rounds", "2"],
+    "aot_vs_jit.py": ["--repeats", "1", "--size", "16", "--steps", "5", "--batch", "2"],
+    "aot_threads.py": ["--calls", "1", "--repeats", "1", "--batch", "2", "--max-threads", "2"],
+    "esn_throughput.py": ["--sizes", "20", "--repeat", "1"],
+}
+
+
+@pytest.mark.parametrize("script", sorted(SCRIPTS))
+def test_benchmark_script_runs(script):
+    if importlib.util.find_spec("numba") is None:
+        pytest.skip("the benchmark scripts compare against the JIT backend")
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / script
+    if not path.exists():
+        pytest.skip("benchmarks/ is not beside the tests")
+    result = subprocess.run([sys.executable, str(path), *SCRIPTS[script]], capture_output=True, text=True, timeout=600)
+    if result.returncode != 0 and "no current AOT build" in result.stdout + result.stderr:
+        pytest.skip("no AOT build here")
+    assert result.returncode == 0, result.stdout + result.stderr
