@@ -272,7 +272,7 @@ def test_malformed_manifest_warns_once_and_falls_back(case, monkeypatch, tmp_pat
         JITCompiler(JITConfig(backend="aot", cache_directory=str(cache_dir)))
     # ... and the automatic choice falls back with one warning
     with pytest.warns(FallbackWarning, match="malformed") as record:
-        compilers = [JITCompiler(JITConfig(cache_directory=str(cache_dir))) for _ in range(2)]
+        compilers = [JITCompiler(JITConfig(backend="auto", cache_directory=str(cache_dir))) for _ in range(2)]
     assert len([w for w in record if issubclass(w.category, FallbackWarning)]) == 1
     assert {c.compile_convolution_kernel().backend for c in compilers} == {"jit" if neurojit.NUMBA_AVAILABLE else "python"}
 
