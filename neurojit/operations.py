@@ -34,7 +34,7 @@ SPARSE_RESERVOIR_MIN_STEPS = 32
 CALL_WORK = 1e8
 
 
-def _pieces(loops, loop: str, batch: int, steps: int, work_per_step: float):
+def _pieces(loops, loop: str, batch: int, steps: int, work_per_step: float) -> list[tuple[int, int, int, int]]:
     """``(b0, b1, t0, t1)`` blocks covering a ``(batch, steps)`` call of ``loop``, each about
     ``CALL_WORK`` per thread of the backend.
 
@@ -45,15 +45,12 @@ def _pieces(loops, loop: str, batch: int, steps: int, work_per_step: float):
     threads = loops.threads
     work = steps * max(work_per_step, 1.0)
     if work * batch <= CALL_WORK * threads or loop not in loops.native:
-        yield 0, batch, 0, steps
-    elif batch > 1:
+        return [(0, batch, 0, steps)]
+    if batch > 1:
         rows = max(threads, int(CALL_WORK * threads // work))
-        for b0 in range(0, batch, rows):
-            yield b0, min(batch, b0 + rows), 0, steps
-    else:
-        span = max(1, int(CALL_WORK // max(work_per_step, 1.0)))
-        for t0 in range(0, steps, span):
-            yield 0, 1, t0, min(steps, t0 + span)
+        return [(b0, min(batch, b0 + rows), 0, steps) for b0 in range(0, batch, rows)]
+    span = max(1, int(CALL_WORK // max(work_per_step, 1.0)))
+    return [(0, 1, t0, min(steps, t0 + span)) for t0 in range(0, steps, span)]
 
 
 def _decay(dtype: np.dtype, dt: float, tau: float):
