@@ -36,7 +36,7 @@ SPARSE_RESERVOIR_MIN_STEPS = 32
 CALL_WORK = 1e8
 
 
-def _pieces(loops, loop: str, batch: int, steps: int, work_per_step: float):
+def _pieces(loops, loop: str, batch: int, steps: int, work_per_step: float, *, whole_batch: bool = False):
     """``(b0, b1, t0, t1)`` blocks covering a ``(batch, steps)`` call of ``loop``, each about
     ``CALL_WORK`` per thread of the backend.
 
@@ -48,6 +48,10 @@ def _pieces(loops, loop: str, batch: int, steps: int, work_per_step: float):
     work = steps * max(work_per_step, 1.0)
     if work * batch <= CALL_WORK * threads or loop not in loops.native:
         yield 0, batch, 0, steps
+    elif whole_batch:  # a loop whose rows share each weight read: keep them together, cut time
+        span = max(1, int(CALL_WORK * threads // (max(work_per_step, 1.0) * batch)))
+        for t0 in range(0, steps, span):
+            yield 0, batch, t0, min(steps, t0 + span)
     elif batch > 1:
         rows = max(threads, int(CALL_WORK * threads // work))
         for b0 in range(0, batch, rows):
@@ -214,11 +218,17 @@ def _run_reservoir(loops, inputs, w_in, w_res, bias, leak_rate, states, out) -> 
     # zero inputs skip their rows only where that is exact (finite input weights), and only in
     # sequences, where the check is paid once for many steps
     skip_inputs = steps > 1 and (w_in.finite if isinstance(w_in, Compressed) else bool(np.isfinite(w_in).all()))
-    for b0, b1, t0, t1 in _pieces(loops, "reservoir_run", batch, steps, work):
+    for b0, b1, t0, t1 in _pieces(loops, "reservoir_run", batch, steps, work, whole_batch=True):
         # a piece after the first in time starts from the state its predecessor left
         start = states[b0:b1] if t0 == 0 else out[b0:b1, t0 - 1].copy()
-        loops.reservoir_run(inputs[b0:b1, t0:t1], *w_in_form, w_res, *compressed, bias, leak_rate, start,
-                            skip_inputs, out[b0:b1, t0:t1])
+        if t1 - t0 == steps or b1 - b0 == 1:  # C-contiguous slices
+            loops.reservoir_run(inputs[b0:b1, t0:t1], *w_in_form, w_res, *compressed, bias, leak_rate, start,
+                                skip_inputs, out[b0:b1, t0:t1])
+        else:  # a span of time of several rows: through contiguous copies (the loops need C order)
+            part = np.empty((b1 - b0, t1 - t0, n), out.dtype)
+            loops.reservoir_run(np.ascontiguousarray(inputs[b0:b1, t0:t1]), *w_in_form, w_res, *compressed, bias,
+                                leak_rate, start, skip_inputs, part)
+            out[b0:b1, t0:t1] = part
 
 
 def reservoir_run(loops, inputs, input_weights, reservoir_weights, initial_states, leak_rate, bias) -> np.ndarray:

@@ -196,3 +196,17 @@ def test_twenty_thousand_units_at_one_percent_run_in_memory_proportional_to_the_
     i = 123
     expected = 0.5 * np.tanh(inputs[0, 0] @ w_in.toarray()[:, i])
     np.testing.assert_allclose(out[0, 0, i], expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("form", ["dense", "compressed"])
+def test_a_batch_cut_along_time_equals_one_call(compiler, form, rng, monkeypatch):
+    """Long calls are cut into pieces along time, all rows together (they share the weight reads)."""
+    from neurojit import operations
+
+    w_in, w = _weights(rng, np.float64, n=50)
+    weights = w if form == "dense" else sparse.csc_matrix(w)
+    inputs, states = rng.normal(0, 1, (5, 64, 3)), rng.normal(0, 0.5, (5, 50))
+    kernel = compiler.compile_reservoir_run_kernel()
+    whole = kernel(inputs, w_in, weights, states, 0.4)
+    monkeypatch.setattr(operations, "CALL_WORK", 2000.0)
+    np.testing.assert_array_equal(kernel(inputs, w_in, weights, states, 0.4), whole)

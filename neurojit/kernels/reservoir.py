@@ -47,7 +47,8 @@ Batch-shared steps: several batch rows advance together, one time step at a time
 recurrent product walks the rows of ``reservoir_weights`` (or the compressed entries of
 each unit) once per step and applies each to every batch row of the group while it is in
 cache, so the weights are streamed from memory once per step for the whole group instead
-of once per row. Each unit of each row still sums the same terms in the same order as a
+of once per row. In compressed form the states are also kept by unit (``xt[j, r]``), so
+each entry is applied to all rows of the group in one contiguous (vectorised) inner loop. Each unit of each row still sums the same terms in the same order as a
 single row would, so results do not depend on the grouping (bit for bit). A serial loop
 runs all its rows as one group; the parallel compile (``prange``) runs groups of
 ``BATCH_GROUP`` rows on separate threads.
@@ -113,6 +114,13 @@ def reservoir_run(
         rows = min(n_batch, b0 + group) - b0
         x = initial_states[b0:b0 + rows].copy()
         pre = np.empty_like(x)
+        # compressed form, several rows: the states also by unit (xt[j, r]), so that each
+        # entry is applied to all rows in one contiguous inner loop
+        xt = np.empty((n_units, rows), x.dtype)
+        acc = np.empty(rows, x.dtype)
+        for r in range(rows):
+            for i in range(n_units):
+                xt[i, r] = x[r, i]
         for t in range(n_steps):
             for r in range(rows):
                 pre[r, :] = bias
@@ -126,15 +134,23 @@ def reservoir_run(
                         else:
                             for i in range(n_units):
                                 pre[r, i] += u * input_weights[j, i]
-            if sparse:
+            if sparse and rows == 1:
                 for i in range(n_units):
-                    k0 = w_ptr[i]
-                    k1 = w_ptr[i + 1]
+                    total = pre[0, i]
+                    for k in range(w_ptr[i], w_ptr[i + 1]):
+                        total += x[0, w_idx[k]] * w_val[k]
+                    pre[0, i] = total
+            elif sparse:
+                for i in range(n_units):
                     for r in range(rows):
-                        acc = pre[r, i]
-                        for k in range(k0, k1):
-                            acc += x[r, w_idx[k]] * w_val[k]
-                        pre[r, i] = acc
+                        acc[r] = pre[r, i]
+                    for k in range(w_ptr[i], w_ptr[i + 1]):
+                        j = w_idx[k]
+                        v = w_val[k]
+                        for r in range(rows):
+                            acc[r] += xt[j, r] * v
+                    for r in range(rows):
+                        pre[r, i] = acc[r]
             else:
                 for j in range(n_units):
                     for r in range(rows):
@@ -146,6 +162,10 @@ def reservoir_run(
                     a = leak_rate[i]
                     x[r, i] = (1 - a) * x[r, i] + a * tanh(pre[r, i])
                     out[b0 + r, t, i] = x[r, i]
+            if sparse and rows > 1:
+                for r in range(rows):
+                    for i in range(n_units):
+                        xt[i, r] = x[r, i]
 
 
 LOOPS = (
