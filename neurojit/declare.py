@@ -26,10 +26,13 @@ class Param:
     Parameters
     ----------
     name : str
-    kind : {"array", "vector", "scalar", "positive", "fraction"}
-        ``"array"``: an array of the named ``dims``; ``"vector"``: a ``(dim,)`` array or a
-        scalar broadcast to it (``None`` means 0); ``"scalar"``: a finite real number;
-        ``"positive"``: finite and > 0; ``"fraction"``: finite, in (0, 1].
+    kind : {"array", "matrix", "vector", "fractions", "scalar", "positive", "fraction"}
+        ``"array"``: an array of the named ``dims``; ``"matrix"``: a 2-D array, or a
+        ``scipy.sparse`` matrix kept compressed (a :class:`~neurojit.validate.Compressed`
+        of its rows or columns, see ``by``); ``"vector"``: a ``(dim,)`` array or a
+        scalar broadcast to it (``None`` means 0); ``"fractions"``: as ``"vector"``, every
+        entry in (0, 1]; ``"scalar"``: a finite real number; ``"positive"``: finite and > 0;
+        ``"fraction"``: finite, in (0, 1].
     dims : tuple of str
         Named dimensions (``"B"``, ``"T"``, ``"N"``, ...), shared across the call's arrays.
     default : object
@@ -41,6 +44,9 @@ class Param:
     native : bool
         A scalar the loop receives in the call's dtype (checked finite after conversion);
         False for one the body uses in double precision first (``dt``, ``tau``).
+    by : {"rows", "columns"}
+        For ``"matrix"``: a sparse matrix compressed by rows (CSR) or by columns (CSR of its
+        transpose), whichever its loop reads.
 
     Attributes
     ----------
@@ -55,20 +61,29 @@ class Param:
     default: Any = REQUIRED
     role: str = ""
     native: bool = True
+    by: str = "rows"
 
     def __post_init__(self):
-        if self.kind not in ("array", "vector", "scalar", "positive", "fraction"):
+        if self.kind not in ("array", "matrix", "vector", "fractions", "scalar", "positive", "fraction"):
             raise ValueError(f"parameter {self.name}: unknown kind {self.kind!r}")
         object.__setattr__(self, "check", _checker(self))
 
     @property
     def is_array(self) -> bool:
-        return self.kind in ("array", "vector")
+        return self.kind in ("array", "matrix", "vector", "fractions")
+
+    def check_scalar(self, value: Any) -> None:
+        """Check a scalar for a vector parameter before its size is known (a bound argument
+        fails at ``bind``, not at the first call)."""
+        if self.kind == "fractions":
+            fraction(self.name, value)
+        elif value is not None:
+            finite_scalar(self.name, value)
 
     @property
     def needs_sizes(self) -> bool:
         """A scalar broadcast to a vector needs that vector's size from the call."""
-        return self.kind == "vector"
+        return self.kind in ("vector", "fractions")
 
 
 def _checker(p: Param) -> Callable[[Shapes, Any], Any]:
@@ -77,6 +92,11 @@ def _checker(p: Param) -> Callable[[Shapes, Any], Any]:
     name, dims = p.name, p.dims
     if p.kind == "array":
         return lambda shapes, value: shapes.array(name, value, dims)
+    if p.kind == "matrix":
+        by = p.by
+        return lambda shapes, value: shapes.matrix(name, value, dims, by)
+    if p.kind == "fractions":
+        return lambda shapes, value: shapes.fractions(name, value, dims[0])
     if p.kind == "vector":
         return lambda shapes, value: shapes.vector_or_scalar(name, 0.0 if value is None else value, dims[0])
     positive = p.kind in ("positive", "fraction")

@@ -17,7 +17,7 @@ import numpy as np
 from .backends import select
 from .declare import REQUIRED, KernelSpec
 from .operations import KERNELS
-from .validate import FLOAT32, FLOAT64, Shapes, dtype_for, precision
+from .validate import FLOAT32, FLOAT64, Shapes, dtype_for, is_sparse, precision
 
 _DTYPE_NAMES = ("float64", "float32")  # indexed by "is the call float32"
 _C_CONTIGUOUS_WRITEABLE = 0x1 | 0x400  # NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_WRITEABLE (numpy's flags.num bits)
@@ -30,6 +30,8 @@ def _private(value: Any) -> Any:
     """A copy of an array argument (scalars and None are immutable and kept as they are)."""
     if value is None or isinstance(value, (numbers.Number, np.generic)):
         return value
+    if is_sparse(value):
+        return value.copy()
     return np.array(value, copy=True)
 
 
@@ -137,6 +139,7 @@ class BoundKernel:
         for i, value in self._bound.items():
             p = parameters[i]
             if p.needs_sizes and p.dims[0] not in shapes.sizes and np.ndim(value) == 0:
+                p.check_scalar(value)
                 later.append((i, value))
             else:
                 values[i] = p.check(shapes, value)
@@ -190,9 +193,11 @@ class BoundKernel:
                 parameters = self._parameters
                 for k in scalar_slots:
                     value = args[k]
-                    if type(value) is np.ndarray:  # was a scalar in the previous call: check afresh
-                        break
                     i = free[k]
+                    # anything that could choose another dtype (an array, a sparse matrix, a list
+                    # for an array parameter) goes the full way; Python numbers and None cannot
+                    if parameters[i].is_array and not (value is None or type(value) in (float, int)):
+                        break
                     values[i] = parameters[i].check(shapes, value)
                 else:
                     return self._body(loops, *values)

@@ -18,6 +18,7 @@ import math
 import numpy as np
 
 from .declare import KernelSpec, Param
+from .validate import Compressed
 
 #: A 0/1 left operand at most this dense goes to the event-driven loop, denser to BLAS.
 SPARSE_MATMUL_DENSITY = 0.1
@@ -34,18 +35,23 @@ SPARSE_RESERVOIR_MIN_STEPS = 32
 CALL_WORK = 1e8
 
 
-def _pieces(loops, loop: str, batch: int, steps: int, work_per_step: float) -> list[tuple[int, int, int, int]]:
+def _pieces(loops, loop: str, batch: int, steps: int, work_per_step: float, *,
+            whole_batch: bool = False) -> list[tuple[int, int, int, int]]:
     """``(b0, b1, t0, t1)`` blocks covering a ``(batch, steps)`` call of ``loop``, each about
     ``CALL_WORK`` per thread of the backend.
 
     Several rows are cut into groups of whole rows (at least one per thread, so every core
-    stays busy); a single row is cut along time (its slices stay C-contiguous). NumPy twins
-    return to Python at every step anyway: one block.
+    stays busy), or with ``whole_batch`` (loops whose rows share each weight read) all rows
+    together along time; a single row is cut along time (its slices stay C-contiguous). NumPy
+    twins return to Python at every step anyway: one block.
     """
     threads = loops.threads
     work = steps * max(work_per_step, 1.0)
     if work * batch <= CALL_WORK * threads or loop not in loops.native:
         return [(0, batch, 0, steps)]
+    if whole_batch:  # a loop whose rows share each weight read: keep them together, cut time
+        span = max(1, int(CALL_WORK * threads // (max(work_per_step, 1.0) * batch)))
+        return [(0, batch, t0, min(steps, t0 + span)) for t0 in range(0, steps, span)]
     if batch > 1:
         rows = max(threads, int(CALL_WORK * threads // work))
         return [(b0, min(batch, b0 + rows), 0, steps) for b0 in range(0, batch, rows)]
@@ -182,26 +188,44 @@ def _compressed_rows(w_res: np.ndarray, steps: int, *others: np.ndarray) -> tupl
 
 
 _DENSE_ROWS = {dtype: (np.empty(0, np.int64), np.empty(0, np.uint32), np.empty(0, dtype)) for dtype in (np.float32, np.float64)}
+#: the dense-matrix argument of a loop whose matrix comes compressed (a scipy.sparse one)
+_NO_MATRIX = {dtype: np.empty((0, 0), dtype) for dtype in (np.float32, np.float64)}
 
 
 def _run_reservoir(loops, inputs, w_in, w_res, bias, leak_rate, states, out) -> None:
     """The reservoir loop over validated ``inputs[B, T, I]``, with ``w_res`` compressed where it pays
-    (compiled loops only: NumPy's product is BLAS on the dense matrix)."""
+    (compiled loops only: NumPy's product is BLAS on the dense matrix), and always where it
+    came as a ``scipy.sparse`` matrix (a :class:`~neurojit.validate.Compressed`), as ``w_in``."""
     batch, steps, n_inputs = inputs.shape
-    if batch * steps >= SPARSE_RESERVOIR_MIN_STEPS and "reservoir_run" in loops.native:
-        compressed = _compressed_rows(w_res, batch * steps, inputs, w_in, bias, states)
+    dtype = out.dtype.type
+    n = bias.shape[0]
+    if isinstance(w_in, Compressed):
+        w_in_form = (_NO_MATRIX[dtype], w_in.ptr, w_in.idx, w_in.val)
+        w_in_values, in_work = w_in.val, w_in.nnz
     else:
-        compressed = _DENSE_ROWS[out.dtype.type]
-    n = w_res.shape[0]
-    work = n * n_inputs + (compressed[1].size if compressed[0].size else n * n)
+        w_in_form = (w_in, *_DENSE_ROWS[dtype])
+        w_in_values, in_work = w_in, n * n_inputs
+    if isinstance(w_res, Compressed):
+        w_res, compressed = _NO_MATRIX[dtype], (w_res.ptr, w_res.idx, w_res.val)
+    elif batch * steps >= SPARSE_RESERVOIR_MIN_STEPS and "reservoir_run" in loops.native:
+        compressed = _compressed_rows(w_res, batch * steps, inputs, w_in_values, bias, states)
+    else:
+        compressed = _DENSE_ROWS[dtype]
+    work = in_work + (compressed[1].size if compressed[0].size else n * n)
     # zero inputs skip their rows only where that is exact (finite input weights), and only in
     # sequences, where the check is paid once for many steps
-    skip_inputs = steps > 1 and bool(np.isfinite(w_in).all())
-    for b0, b1, t0, t1 in _pieces(loops, "reservoir_run", batch, steps, work):
+    skip_inputs = steps > 1 and (w_in.finite if isinstance(w_in, Compressed) else bool(np.isfinite(w_in).all()))
+    for b0, b1, t0, t1 in _pieces(loops, "reservoir_run", batch, steps, work, whole_batch=True):
         # a piece after the first in time starts from the state its predecessor left
         start = states[b0:b1] if t0 == 0 else out[b0:b1, t0 - 1].copy()
-        loops.reservoir_run(inputs[b0:b1, t0:t1], w_in, w_res, *compressed, bias, leak_rate, start, skip_inputs,
-                            out[b0:b1, t0:t1])
+        if t1 - t0 == steps or b1 - b0 == 1:  # C-contiguous slices
+            loops.reservoir_run(inputs[b0:b1, t0:t1], *w_in_form, w_res, *compressed, bias, leak_rate, start,
+                                skip_inputs, out[b0:b1, t0:t1])
+        else:  # a span of time of several rows: through contiguous copies (the loops need C order)
+            part = np.empty((b1 - b0, t1 - t0, n), out.dtype)
+            loops.reservoir_run(np.ascontiguousarray(inputs[b0:b1, t0:t1]), *w_in_form, w_res, *compressed, bias,
+                                leak_rate, start, skip_inputs, part)
+            out[b0:b1, t0:t1] = part
 
 
 def reservoir_run(loops, inputs, input_weights, reservoir_weights, initial_states, leak_rate, bias) -> np.ndarray:
@@ -211,11 +235,12 @@ def reservoir_run(loops, inputs, input_weights, reservoir_weights, initial_state
     ----------
     inputs : array_like, shape (B, T, I)
         Real-valued inputs or spikes.
-    input_weights : array_like, shape (I, N)
-    reservoir_weights : array_like, shape (N, N)
+    input_weights : array_like or scipy.sparse matrix, shape (I, N)
+    reservoir_weights : array_like or scipy.sparse matrix, shape (N, N)
         Row-vector convention: ``reservoir_weights[j, i]`` connects unit ``j`` to ``i``.
     initial_states : array_like, shape (B, N)
-    leak_rate : float in (0, 1]
+    leak_rate : float in (0, 1], or array_like of shape (N,) in (0, 1]
+        One leak rate for all units, or one per unit (ReservoirPy's ``lr`` array).
     bias : array_like, shape (N,), scalar or None (zero)
 
     Returns
@@ -232,6 +257,14 @@ def reservoir_run(loops, inputs, input_weights, reservoir_weights, initial_state
     A sparse ``reservoir_weights`` (at most ``SPARSE_RESERVOIR_DENSITY`` non-zero, the usual
     ESN) is run in compressed form on the compiled backends: same numbers, work in
     proportion to the connections.
+
+    ``scipy.sparse`` weights (any format) are never densified: the loops read their
+    compressed form, so memory and work are in proportion to the connections (20,000 units
+    at 1 % connectivity take 4 million entries, not 400 million). Their products are
+    scipy's: only stored entries take part (a non-finite state times a structural zero adds
+    nothing; times a stored zero it is NaN); each unit sums its terms by ascending index.
+    With several batch rows, each weight is read once per step for all of them (the terms
+    of each unit keep their order: the same numbers as one row at a time).
     """
     out = np.empty(inputs.shape[:2] + bias.shape, bias.dtype)
     if out.size:
@@ -245,11 +278,11 @@ def reservoir_update(loops, states, input_weights, reservoir_weights, input_spik
     Parameters
     ----------
     states : array_like, shape (B, N)
-    input_weights : array_like, shape (I, N)
-    reservoir_weights : array_like, shape (N, N)
+    input_weights : array_like or scipy.sparse matrix, shape (I, N)
+    reservoir_weights : array_like or scipy.sparse matrix, shape (N, N)
     input_spikes : array_like, shape (B, I)
         Binary spikes or real values.
-    leak_rate : float in (0, 1]
+    leak_rate : float in (0, 1], or array_like of shape (N,) in (0, 1]
     bias : array_like, shape (N,), scalar or None (zero)
 
     Returns
@@ -340,7 +373,7 @@ _LIF = (
     Param("v_reset", "scalar", default=0.0),
 )
 _RESERVOIR = (
-    Param("leak_rate", "fraction", default=1.0),
+    Param("leak_rate", "fractions", ("N",), default=1.0),
     Param("bias", "vector", ("N",), default=None),
 )
 
@@ -353,8 +386,8 @@ KERNELS: dict[str, KernelSpec] = {spec.name: spec for spec in (
     ), loops=("lif_run",)),
     KernelSpec("reservoir_update", reservoir_update, (
         Param("states", "array", ("B", "N"), role="state"),
-        Param("input_weights", "array", ("I", "N"), role="weights"),
-        Param("reservoir_weights", "array", ("N", "N"), role="weights"),
+        Param("input_weights", "matrix", ("I", "N"), role="weights"),
+        Param("reservoir_weights", "matrix", ("N", "N"), role="weights", by="columns"),
         Param("input_spikes", "array", ("B", "I"), role="events"),
         *_RESERVOIR,
     ), loops=("reservoir_run",)),
@@ -374,8 +407,8 @@ KERNELS: dict[str, KernelSpec] = {spec.name: spec for spec in (
     ), loops=("lif_run",)),
     KernelSpec("reservoir_run", reservoir_run, (
         Param("inputs", "array", ("B", "T", "I"), role="events"),
-        Param("input_weights", "array", ("I", "N"), role="weights"),
-        Param("reservoir_weights", "array", ("N", "N"), role="weights"),
+        Param("input_weights", "matrix", ("I", "N"), role="weights"),
+        Param("reservoir_weights", "matrix", ("N", "N"), role="weights", by="columns"),
         Param("initial_states", "array", ("B", "N"), role="state"),
         *_RESERVOIR,
     ), loops=("reservoir_run",)),

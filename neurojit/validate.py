@@ -9,7 +9,10 @@ therefore checked and converted here, once per public call, before dispatch:
 * dtype: float32/float64 pass through, bool/int/float16 are converted, complex, object,
   string and other non-real dtypes raise :class:`TypeError`;
 * layout: anything not C-contiguous (strided views, Fortran order) is copied;
-* scalars: finite, and positive where the maths needs it.
+* scalars: finite, and positive where the maths needs it;
+* ``scipy.sparse`` matrices (where a parameter accepts them): shape checked, converted to
+  the call's dtype in compressed form (:class:`Compressed`), never densified. scipy is
+  never imported here: a sparse matrix is recognised by its type's module.
 
 Inputs are never written to: the loops read them and write a fresh output array.
 """
@@ -54,12 +57,61 @@ def _as_ndarray(name: str, value: Any) -> np.ndarray:
     return array
 
 
+def is_sparse(value: Any) -> bool:
+    """Whether ``value`` is a ``scipy.sparse`` matrix or array (without importing scipy)."""
+    return type(value).__module__.startswith("scipy.sparse")
+
+
+class Compressed:
+    """A ``scipy.sparse`` matrix checked and converted for a call: its compressed rows
+    (``by="rows"``, CSR) or columns (``by="columns"``, CSR of the transpose).
+
+    Attributes
+    ----------
+    ptr : numpy.ndarray of int64
+        ``ptr[r] .. ptr[r+1]-1`` index the entries of row (column) ``r``.
+    idx : numpy.ndarray of uint32
+        The column (row) of each entry, ascending within a row (column); duplicates summed.
+    val : numpy.ndarray
+        The entries, in the call's dtype (explicitly stored zeros kept: they take part).
+    shape : tuple
+        The matrix's shape (not the transpose's).
+    finite : bool
+        Whether every stored entry is finite.
+    """
+
+    __slots__ = ("ptr", "idx", "val", "shape", "finite", "nnz")
+
+    def __init__(self, ptr: np.ndarray, idx: np.ndarray, val: np.ndarray, shape: tuple):
+        self.ptr, self.idx, self.val, self.shape = ptr, idx, val, shape
+        self.nnz = val.shape[0]
+        self.finite = bool(np.isfinite(val).all())
+
+
+def compress(name: str, value: Any, dtype: np.dtype, by: str) -> Compressed:
+    """A ``scipy.sparse`` ``value`` as :class:`Compressed` rows or columns in ``dtype`` (a private copy)."""
+    if value.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D sparse matrix, got {value.ndim}-D")
+    if value.dtype.kind not in _REAL_KINDS:
+        raise TypeError(f"{name} must hold real numbers (float32 or float64), got dtype {value.dtype}")
+    if max(value.shape, default=0) >= 2**32:
+        raise ValueError(f"{name} is too large for the compressed loops (a dimension of 2**32 or more)")
+    matrix = value.tocsc(copy=True) if by == "columns" else value.tocsr(copy=True)
+    matrix = matrix.astype(dtype, copy=False)
+    matrix.sum_duplicates()  # canonical: sorted indices, no duplicates (in place, on the copy)
+    val = np.ascontiguousarray(matrix.data, dtype=dtype)
+    return Compressed(np.ascontiguousarray(matrix.indptr, dtype=np.int64),
+                      np.ascontiguousarray(matrix.indices, dtype=np.uint32), val, tuple(value.shape))
+
+
 def precision(name: str, value: Any) -> int:
     """How ``value`` takes part in choosing a call's dtype: 0 not at all (None, Python
     scalars, integer and bool arrays), 1 float32 (or float16), 2 float64 or wider.
     Wrong input types raise here, naming the argument."""
     if not isinstance(value, np.ndarray):  # (an ndarray first: the ABC check is slow)
-        if value is None or isinstance(value, numbers.Number) and not isinstance(value, np.generic):
+        if is_sparse(value):
+            value = np.empty(0, value.dtype)  # its dtype is all that counts
+        elif value is None or isinstance(value, numbers.Number) and not isinstance(value, np.generic):
             return 0
         value = _as_ndarray(name, value)
     dtype = value.dtype
@@ -135,6 +187,38 @@ class Shapes:
             # as readonly); the loops never write their inputs, but a copy is the safe answer.
             converted = converted.copy()
         return converted
+
+    def matrix(self, name: str, value: Any, dims: Sequence[str], by: str) -> np.ndarray | Compressed:
+        """A dense array as :meth:`array`, or a ``scipy.sparse`` matrix as :class:`Compressed`
+        rows or columns (``by``) of the call's dtype, its shape checked against ``dims``."""
+        if not is_sparse(value):
+            return self.array(name, value, dims)
+        shape = tuple(value.shape)
+        if len(shape) != len(dims):
+            raise ValueError(f"{name} must be {len(dims)}-D {_layout(dims)}, got a sparse matrix of shape {shape}")
+        sizes = self.sizes
+        for dim, size in zip(dims, shape):
+            known = sizes.get(dim)
+            if known is None:
+                sizes[dim] = size
+                self.origins[dim] = name
+            elif known != size:
+                self._mismatch(name, dims, shape)
+        return compress(name, value, self.dtype, by)
+
+    def fractions(self, name: str, value: Any, dim: str) -> np.ndarray:
+        """A length-``dim`` vector of numbers in (0, 1] in the call's dtype, broadcasting a scalar."""
+        if type(value) is not np.ndarray and isinstance(value, numbers.Real) or (
+            isinstance(value, np.ndarray) and value.ndim == 0
+        ):
+            number = self.scalar(name, fraction(name, value), positive=True)
+            return np.full(self.sizes[dim], number, dtype=self.dtype)
+        array = self.array(name, value, (dim,))
+        if not ((array > 0) & (array <= 1)).all():
+            bad = array[~((array > 0) & (array <= 1))]
+            raise ValueError(f"{name} must be in (0, 1] (in {self.dtype_name}, the call's dtype) for every unit, "
+                             f"got {bad.size} outside it (e.g. {bad[0]})")
+        return array
 
     def _mismatch(self, name: str, dims: Sequence[str], shape: tuple) -> None:
         sizes, origins = self.sizes, self.origins

@@ -59,12 +59,17 @@ def lif_network_run(input_spikes, input_weights, recurrent_weights, thresholds, 
 
 
 def reservoir_run(inputs, input_weights, reservoir_weights, initial_states, leak_rate=1.0, bias=None):
-    """API.md 2.6, in float64: x = (1-a) x + a tanh(x @ W + u @ W_in + bias), per step."""
+    """API.md 2.6, in float64: x = (1-a) x + a tanh(x @ W + u @ W_in + bias), per step.
+
+    ``leak_rate`` a scalar or one per unit; scipy.sparse weights are read as their dense
+    equivalent (the same numbers wherever everything is finite)."""
     inputs = np.asarray(inputs, dtype=np.float64)
+    input_weights, reservoir_weights = (w.toarray() if hasattr(w, "toarray") else w
+                                        for w in (input_weights, reservoir_weights))
     n_batch, n_steps, n_inputs = inputs.shape
     n_units = np.asarray(reservoir_weights).shape[0]
     bias = np.zeros(n_units) if bias is None else np.broadcast_to(np.asarray(bias, dtype=np.float64), (n_units,))
-    a = float(leak_rate)
+    rates = np.broadcast_to(np.asarray(leak_rate, dtype=np.float64), (n_units,))
     out = np.zeros((n_batch, n_steps, n_units))
     for b in range(n_batch):
         x = [float(s) for s in initial_states[b]]
@@ -76,6 +81,7 @@ def reservoir_run(inputs, input_weights, reservoir_weights, initial_states, leak
                     pre += float(inputs[b, t, j]) * float(input_weights[j, i])
                 for j in range(n_units):
                     pre += x[j] * float(reservoir_weights[j, i])
+                a = float(rates[i])
                 new_x.append((1 - a) * x[i] + a * math.tanh(pre))
             x = new_x
             out[b, t] = x

@@ -204,7 +204,13 @@ def _loop_inputs(loop: str, dtype, rng, scale: int = 1):
         w[rng.random((n, n)) < 0.8] = 0  # sparse: the compressed (CSR) form of w.T is passed too
         csr = operations._compressed_rows(w, operations.SPARSE_RESERVOIR_MIN_STEPS)
         assert csr[0].size, "the case must exercise the compressed form"
-        args = (inputs, w_in, w, *csr, rng.standard_normal(n).astype(dtype), f(0.3), np.zeros((2, n), dtype), True)
+        w_in[rng.random((8, n)) < 0.5] = 0  # its CSR rows go in too: the compressed input product
+        ptr = np.concatenate(([0], np.cumsum(np.count_nonzero(w_in, axis=1)))).astype(np.int64)
+        cols = np.nonzero(w_in)[1].astype(np.uint32)
+        in_csr = (ptr, cols, np.ascontiguousarray(w_in[np.nonzero(w_in)]))
+        leak = rng.uniform(0.1, 1.0, n).astype(dtype)  # one rate per unit
+        args = (inputs, w_in, *in_csr, w, *csr, rng.standard_normal(n).astype(dtype), leak, np.zeros((2, n), dtype),
+                True)
         return args, np.empty((2, inputs.shape[1], n), dtype)
     if loop == "causal_convolution":
         spikes = (rng.random((2, 100 * scale, 40 * scale)) < 0.3).astype(dtype)

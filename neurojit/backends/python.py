@@ -40,18 +40,38 @@ def lif_run(spikes, input_weights, recurrent_weights, recurrent, thresholds, dec
 
 
 def reservoir_run(
-    inputs, input_weights, reservoir_weights, w_ptr, w_idx, w_val, bias, leak_rate, initial_states, skip_inputs, out
+    inputs, input_weights, in_ptr, in_idx, in_val, reservoir_weights, w_ptr, w_idx, w_val, bias, leak_rate,
+    initial_states, skip_inputs, out
 ):
     # The input drive does not depend on the state: one matrix product for all steps.
-    # The CSR form of a sparse reservoir (w_ptr, ...) is not used: BLAS on the dense
-    # matrix is the fastest product NumPy has.
+    # The CSR form of a dense reservoir (w_ptr, ... next to a full reservoir_weights) is not
+    # used: BLAS on the dense matrix is the fastest product NumPy has. A scipy.sparse matrix
+    # (an empty dense array next to its CSR arrays; scipy is installed, it made them) runs
+    # as scipy's sparse product.
     # Non-finite values propagate as in the compiled loops, which do not warn (inf * 0 = NaN).
+    n_batch, n_steps, n_inputs = inputs.shape
+    n_units = bias.shape[0]
     with np.errstate(invalid="ignore", over="ignore"):
-        drive = inputs @ input_weights + bias
+        if in_ptr.shape[0] and input_weights.shape[0] != n_inputs:
+            drive = (_csr(in_val, in_idx, in_ptr, (n_inputs, n_units)).T @ inputs.reshape(-1, n_inputs).T).T
+            drive = drive.reshape(n_batch, n_steps, n_units) + bias
+        else:
+            drive = inputs @ input_weights + bias
+        if w_ptr.shape[0] and reservoir_weights.shape[0] != n_units:
+            w_t = _csr(w_val, w_idx, w_ptr, (n_units, n_units))  # reservoir_weights.T
+            product = lambda x: (w_t @ x.T).T  # noqa: E731
+        else:
+            product = lambda x: x @ reservoir_weights  # noqa: E731
         x = initial_states
-        for t in range(inputs.shape[1]):
-            x = (1 - leak_rate) * x + leak_rate * np.tanh(drive[:, t] + x @ reservoir_weights)
+        for t in range(n_steps):
+            x = (1 - leak_rate) * x + leak_rate * np.tanh(drive[:, t] + product(x))
             out[:, t] = x
+
+
+def _csr(values, indices, pointers, shape):
+    import scipy.sparse  # only reached with a scipy.sparse argument
+
+    return scipy.sparse.csr_matrix((values, indices, pointers), shape=shape)
 
 
 def causal_convolution(spikes, taps, out):

@@ -33,11 +33,30 @@ stays on one core: its product is memory bound, and splitting the units into col
 blocks (the only split that keeps each unit's summation order) streams
 ``reservoir_weights`` worse than whole rows - measured 2x slower on one core and no faster
 on two for N=2000 (see ``benchmarks/jit_parallel.py``).
+Per-unit leak rates: ``leak_rate`` is an ``(N,)`` array (a scalar broadcast by the caller);
+``x[i] = (1 - leak_rate[i]) * x[i] + leak_rate[i] * tanh(pre[i])``.
+
+Sparse input weights: when ``in_ptr`` is not empty, the input product reads the CSR arrays
+of ``input_weights`` (input ``j`` reaches unit ``in_idx[k]`` with weight ``in_val[k]``,
+``k = in_ptr[j] .. in_ptr[j+1]-1``) instead of its dense rows (then an empty array); each unit
+still receives its input terms by ascending ``j``. A ``scipy.sparse`` ``reservoir_weights``
+comes as ``w_ptr``/``w_idx``/``w_val`` with an empty dense array: memory and work in
+proportion to the connections.
+
+Batch-shared steps: several batch rows advance together, one time step at a time. The
+recurrent product walks the rows of ``reservoir_weights`` (or the compressed entries of
+each unit) once per step and applies each to every batch row of the group while it is in
+cache, so the weights are streamed from memory once per step for the whole group instead
+of once per row. In compressed form the states are also kept by unit (``xt[j, r]``), so
+each entry is applied to all rows of the group in one contiguous (vectorised) inner loop. Each unit of each row still sums the same terms in the same order as a
+single row would, so results do not depend on the grouping (bit for bit). A serial loop
+runs all its rows as one group; the parallel compile (``prange``) runs groups of
+``BATCH_GROUP`` rows on separate threads.
 """
 
 import numpy as np
 
-from .loop import ARRAY1, ARRAY2, ARRAY3, SCALAR, Loop
+from .loop import ARRAY1, ARRAY2, ARRAY3, Loop
 from .mathfn import tanh
 
 prange = range  # rebound to numba.prange by the JIT backend
@@ -45,19 +64,23 @@ prange = range  # rebound to numba.prange by the JIT backend
 PARALLEL = False  # True in the JIT backend's parallel compile (with prange = numba.prange)
 BLOCK = 128  # units per parallel work item when there is one batch row
 MIN_BLOCKED = 512  # below this a parallel launch per time step costs more than it saves
+BATCH_GROUP = 4  # batch rows sharing each weight read, per thread of the parallel compile
 
 
 def reservoir_run(
-    inputs, input_weights, reservoir_weights, w_ptr, w_idx, w_val, bias, leak_rate, initial_states, skip_inputs, out
+    inputs, input_weights, in_ptr, in_idx, in_val, reservoir_weights, w_ptr, w_idx, w_val, bias, leak_rate,
+    initial_states, skip_inputs, out
 ):
     """Run the reservoir over ``inputs[B, T, I]`` from ``initial_states[B, N]``; write ``out[B, T, N]``.
 
+    ``in_ptr``, ``in_idx``, ``in_val``: CSR form of ``input_weights``, or all empty (dense rows).
     ``w_ptr``, ``w_idx``, ``w_val``: CSR form of ``reservoir_weights.T``, or all empty (dense rows).
+    ``leak_rate``: one rate per unit.
     """
     n_batch, n_steps, n_inputs = inputs.shape
     n_units = bias.shape[0]
-    retain = 1 - leak_rate
     sparse = w_ptr.shape[0] > 0
+    sparse_in = in_ptr.shape[0] > 0
     if PARALLEL and n_batch == 1 and sparse and n_units >= MIN_BLOCKED:
         x = initial_states[0].copy()
         x_new = np.empty_like(x)
@@ -68,48 +91,89 @@ def reservoir_run(
             for j in range(n_inputs):
                 u = inputs[0, t, j]
                 if u != 0 or not skip_inputs:
-                    for i in range(n_units):
-                        drive[i] += u * input_weights[j, i]
+                    if sparse_in:
+                        for k in range(in_ptr[j], in_ptr[j + 1]):
+                            drive[in_idx[k]] += u * in_val[k]
+                    else:
+                        for i in range(n_units):
+                            drive[i] += u * input_weights[j, i]
             for block in prange(n_blocks):
                 for i in range(block * BLOCK, min(block * BLOCK + BLOCK, n_units)):
                     acc = drive[i]
                     for k in range(w_ptr[i], w_ptr[i + 1]):
                         acc += x[w_idx[k]] * w_val[k]
-                    x_new[i] = retain * x[i] + leak_rate * tanh(acc)
+                    a = leak_rate[i]
+                    x_new[i] = (1 - a) * x[i] + a * tanh(acc)
                     out[0, t, i] = x_new[i]
             x, x_new = x_new, x
         return
-    for b in prange(n_batch):
-        x = initial_states[b].copy()
-        pre = np.empty_like(bias)
+    group = BATCH_GROUP if PARALLEL else max(n_batch, 1)
+    n_groups = (n_batch + group - 1) // group
+    for g in prange(n_groups):
+        b0 = g * group
+        rows = min(n_batch, b0 + group) - b0
+        x = initial_states[b0:b0 + rows].copy()
+        pre = np.empty_like(x)
+        # compressed form, several rows: the states also by unit (xt[j, r]), so that each
+        # entry is applied to all rows in one contiguous inner loop
+        xt = np.empty((n_units, rows), x.dtype)
+        acc = np.empty(rows, x.dtype)
+        for r in range(rows):
+            for i in range(n_units):
+                xt[i, r] = x[r, i]
         for t in range(n_steps):
-            pre[:] = bias
+            for r in range(rows):
+                pre[r, :] = bias
             for j in range(n_inputs):
-                u = inputs[b, t, j]
-                if u != 0 or not skip_inputs:
-                    for i in range(n_units):
-                        pre[i] += u * input_weights[j, i]
-            if sparse:
+                for r in range(rows):
+                    u = inputs[b0 + r, t, j]
+                    if u != 0 or not skip_inputs:
+                        if sparse_in:
+                            for k in range(in_ptr[j], in_ptr[j + 1]):
+                                pre[r, in_idx[k]] += u * in_val[k]
+                        else:
+                            for i in range(n_units):
+                                pre[r, i] += u * input_weights[j, i]
+            if sparse and rows == 1:
                 for i in range(n_units):
-                    acc = pre[i]
+                    total = pre[0, i]
                     for k in range(w_ptr[i], w_ptr[i + 1]):
-                        acc += x[w_idx[k]] * w_val[k]
-                    pre[i] = acc
+                        total += x[0, w_idx[k]] * w_val[k]
+                    pre[0, i] = total
+            elif sparse:
+                for i in range(n_units):
+                    for r in range(rows):
+                        acc[r] = pre[r, i]
+                    for k in range(w_ptr[i], w_ptr[i + 1]):
+                        j = w_idx[k]
+                        v = w_val[k]
+                        for r in range(rows):
+                            acc[r] += xt[j, r] * v
+                    for r in range(rows):
+                        pre[r, i] = acc[r]
             else:
                 for j in range(n_units):
-                    s = x[j]
+                    for r in range(rows):
+                        s = x[r, j]
+                        for i in range(n_units):
+                            pre[r, i] += s * reservoir_weights[j, i]
+            for r in range(rows):
+                for i in range(n_units):
+                    a = leak_rate[i]
+                    x[r, i] = (1 - a) * x[r, i] + a * tanh(pre[r, i])
+                    out[b0 + r, t, i] = x[r, i]
+            if sparse and rows > 1:
+                for r in range(rows):
                     for i in range(n_units):
-                        pre[i] += s * reservoir_weights[j, i]
-            for i in range(n_units):
-                x[i] = retain * x[i] + leak_rate * tanh(pre[i])
-                out[b, t, i] = x[i]
+                        xt[i, r] = x[r, i]
 
 
 LOOPS = (
     Loop(
         reservoir_run,
-        inputs=ARRAY3, input_weights=ARRAY2, reservoir_weights=ARRAY2, w_ptr="i8[::1]", w_idx="u4[::1]",
-        w_val=ARRAY1, bias=ARRAY1, leak_rate=SCALAR, initial_states=ARRAY2, skip_inputs="b1", out=ARRAY3,
-        batch=("inputs", "initial_states", "out"), parallel=True, cost=(2.4, 0.9), calls=(tanh,),
+        inputs=ARRAY3, input_weights=ARRAY2, in_ptr="i8[::1]", in_idx="u4[::1]", in_val=ARRAY1,
+        reservoir_weights=ARRAY2, w_ptr="i8[::1]", w_idx="u4[::1]", w_val=ARRAY1, bias=ARRAY1, leak_rate=ARRAY1,
+        initial_states=ARRAY2, skip_inputs="b1", out=ARRAY3,
+        batch=("inputs", "initial_states", "out"), parallel=True, cost=(2.8, 1.0), calls=(tanh,),
     ),
 )

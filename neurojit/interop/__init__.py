@@ -1,0 +1,1 @@
+"""Bridges to other reservoir-computing and spiking libraries (optional extras)."""
