@@ -26,10 +26,12 @@ class Param:
     Parameters
     ----------
     name : str
-    kind : {"array", "vector", "scalar", "positive", "fraction"}
-        ``"array"``: an array of the named ``dims``; ``"vector"``: a ``(dim,)`` array or a
-        scalar broadcast to it (``None`` means 0); ``"scalar"``: a finite real number;
-        ``"positive"``: finite and > 0; ``"fraction"``: finite, in (0, 1].
+    kind : {"array", "vector", "index", "scalar", "positive", "fraction", "option"}
+        ``"array"``: an array of the named ``dims`` (in the call's float dtype); ``"vector"``: a
+        ``(dim,)`` array or a scalar broadcast to it (``None`` means 0); ``"index"``: an array of
+        integers of the named ``dims``, converted to ``dtype`` (it takes no part in the call's
+        float dtype); ``"scalar"``: a finite real number; ``"positive"``: finite and > 0;
+        ``"fraction"``: finite, in (0, 1]; ``"option"``: one of ``choices``.
     dims : tuple of str
         Named dimensions (``"B"``, ``"T"``, ``"N"``, ...), shared across the call's arrays.
     default : object
@@ -41,6 +43,10 @@ class Param:
     native : bool
         A scalar the loop receives in the call's dtype (checked finite after conversion);
         False for one the body uses in double precision first (``dt``, ``tau``).
+    dtype : str
+        The integer dtype of an ``"index"`` array.
+    choices : tuple
+        The values an ``"option"`` takes.
 
     Attributes
     ----------
@@ -55,15 +61,17 @@ class Param:
     default: Any = REQUIRED
     role: str = ""
     native: bool = True
+    dtype: str = "int64"
+    choices: tuple = ()
 
     def __post_init__(self):
-        if self.kind not in ("array", "vector", "scalar", "positive", "fraction"):
+        if self.kind not in ("array", "vector", "index", "scalar", "positive", "fraction", "option"):
             raise ValueError(f"parameter {self.name}: unknown kind {self.kind!r}")
         object.__setattr__(self, "check", _checker(self))
 
     @property
     def is_array(self) -> bool:
-        return self.kind in ("array", "vector")
+        return self.kind in ("array", "vector", "index")
 
     @property
     def needs_sizes(self) -> bool:
@@ -79,6 +87,18 @@ def _checker(p: Param) -> Callable[[Shapes, Any], Any]:
         return lambda shapes, value: shapes.array(name, value, dims)
     if p.kind == "vector":
         return lambda shapes, value: shapes.vector_or_scalar(name, 0.0 if value is None else value, dims[0])
+    if p.kind == "index":
+        dtype = np.dtype(p.dtype)
+        return lambda shapes, value: shapes.index(name, value, dims, dtype)
+    if p.kind == "option":
+        choices = p.choices
+
+        def option(shapes, value):
+            if not isinstance(value, str) or value not in choices:
+                raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
+            return value
+
+        return option
     if p.kind == "fraction":
         number = lambda value: fraction(name, value)  # noqa: E731
     else:
