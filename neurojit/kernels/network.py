@@ -45,7 +45,9 @@ says how many steps it has done, and a later call with the same state arrays con
 from there. State arrays are updated in place, so a run in chunks equals one run bit for bit.
 
 Cost per step: the neuron update (step 1 runs over blocks of ``BLOCK`` neurons whose inner
-loops vectorise and count the block's spikes; step 2 looks for them only in blocks that
+loops vectorise and count the block's spikes - indexed with unsigned bounds into whole-row
+arrays: no negative-index checks, and no per-block array views, whose reference counts are
+atomic operations that cost more than the arithmetic; step 2 looks for them only in blocks that
 have one, with a vector loop of flags read back 8 at a time) plus the delivered synaptic
 events. With the same membrane constants for every neuron (``uniform``, the usual case) and
 K <= 2 the update reads them as scalars in one pass per block (a third of the memory traffic
@@ -103,7 +105,7 @@ def network_run(neuron, coef, syn_decay, refractory_steps, adapt, uniform, group
         ib = i_syn[b]
         ab = adaptation[b]
         until = refractory[b]
-        acc = np.empty(BLOCK, v.dtype)
+        acc = np.empty(n, v.dtype)
         spiking = np.empty(n, np.int64)
         flags = np.zeros(BLOCK, np.uint8)
         words = flags.view(np.uint64)
@@ -144,77 +146,69 @@ def network_run(neuron, coef, syn_decay, refractory_steps, adapt, uniform, group
             # 1.-2. update every block, find the spikes
             n_spiking = 0
             for block in range(n_blocks):
-                lo = block * BLOCK
-                hi = min(lo + BLOCK, n)
-                vv = vb[lo:hi]
-                un = until[lo:hi]  # read only where a block has a spike
-                th = threshold[lo:hi]
-                aa = ab[lo:hi]
+                first = block * BLOCK
+                # unsigned bounds: numba then skips its negative-index check and the loops vectorise;
+                # no array views either (each costs two atomic reference counts)
+                lo = np.uint64(first)
+                hi = np.uint64(min(first + BLOCK, n))
                 hits = 0
                 if fused:
-                    j0 = current0[lo:hi]
-                    j1 = current1[lo:hi]
                     if adapt:
-                        for i in range(hi - lo):
-                            x = a0 + k0 * j0[i]
-                            x = x + k1 * j1[i]
-                            j0[i] = d0 * j0[i]
-                            j1[i] = d1 * j1[i]
-                            vi = bs + ((x + e * vv[i]) + tl)
-                            vv[i] = vi
-                            ai = ea * aa[i]
-                            aa[i] = ai
-                            hits += vi > th[i] + ai
+                        for i in range(lo, hi):
+                            x = a0 + k0 * current0[i]
+                            x = x + k1 * current1[i]
+                            current0[i] = d0 * current0[i]
+                            current1[i] = d1 * current1[i]
+                            vi = bs + ((x + e * vb[i]) + tl)
+                            vb[i] = vi
+                            ai = ea * ab[i]
+                            ab[i] = ai
+                            hits += vi > threshold[i] + ai
                     else:
-                        for i in range(hi - lo):
-                            x = a0 + k0 * j0[i]
-                            x = x + k1 * j1[i]
-                            j0[i] = d0 * j0[i]
-                            j1[i] = d1 * j1[i]
-                            vi = bs + ((x + e * vv[i]) + tl)
-                            vv[i] = vi
-                            hits += vi > th[i]
+                        for i in range(lo, hi):
+                            x = a0 + k0 * current0[i]
+                            x = x + k1 * current1[i]
+                            current0[i] = d0 * current0[i]
+                            current1[i] = d1 * current1[i]
+                            vi = bs + ((x + e * vb[i]) + tl)
+                            vb[i] = vi
+                            hits += vi > threshold[i]
                 else:
-                    ac = acc[:hi - lo]
-                    ac[:] = acc0[lo:hi]
+                    for i in range(lo, hi):
+                        acc[i] = acc0[i]
                     for k in range(n_types):
-                        ck = coef[k, lo:hi]
-                        ik = cur[k * n + lo:k * n + hi]
+                        offset = np.uint64(k * n)
                         dk = syn_decay[k]
-                        for i in range(hi - lo):
-                            ac[i] = ac[i] + ck[i] * ik[i]
-                            ik[i] = dk * ik[i]
-                    emb = em[lo:hi]
-                    bb = base[lo:hi]
-                    tb = tail[lo:hi]
+                        for i in range(lo, hi):
+                            acc[i] = acc[i] + coef[k, i] * cur[offset + i]
+                            cur[offset + i] = dk * cur[offset + i]
                     if adapt:
-                        eb = adapt_decay[lo:hi]
-                        for i in range(hi - lo):
-                            vi = bb[i] + ((ac[i] + emb[i] * vv[i]) + tb[i])
-                            vv[i] = vi
-                            ai = eb[i] * aa[i]
-                            aa[i] = ai
-                            hits += vi > th[i] + ai
+                        for i in range(lo, hi):
+                            vi = base[i] + ((acc[i] + em[i] * vb[i]) + tail[i])
+                            vb[i] = vi
+                            ai = adapt_decay[i] * ab[i]
+                            ab[i] = ai
+                            hits += vi > threshold[i] + ai
                     else:
-                        for i in range(hi - lo):
-                            vi = bb[i] + ((ac[i] + emb[i] * vv[i]) + tb[i])
-                            vv[i] = vi
-                            hits += vi > th[i]
+                        for i in range(lo, hi):
+                            vi = base[i] + ((acc[i] + em[i] * vb[i]) + tail[i])
+                            vb[i] = vi
+                            hits += vi > threshold[i]
                 if hits:  # the few blocks with a spike: flags (a vector loop), then 8 at a time
-                    size = hi - lo
                     if adapt:
-                        for i in range(size):
-                            flags[i] = (un[i] <= t) & (vv[i] > th[i] + aa[i])
+                        for i in range(lo, hi):
+                            flags[i - lo] = (until[i] <= t) & (vb[i] > threshold[i] + ab[i])
                     else:
-                        for i in range(size):
-                            flags[i] = (un[i] <= t) & (vv[i] > th[i])
+                        for i in range(lo, hi):
+                            flags[i - lo] = (until[i] <= t) & (vb[i] > threshold[i])
+                    size = min(BLOCK, n - first)
                     for i in range(size, (size + 7) // 8 * 8):
                         flags[i] = 0
                     for w in range((size + 7) // 8):
                         if words[w]:
                             for i in range(8 * w, 8 * w + 8):
                                 if flags[i]:
-                                    spiking[n_spiking] = lo + i
+                                    spiking[n_spiking] = first + i
                                     n_spiking += 1
             # refractory neurons: v was updated with the others, put back what it was frozen at
             q = 0
