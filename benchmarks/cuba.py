@@ -19,11 +19,11 @@
 3. **Large**: CUBA with 40,000 neurons and p = 0.02 (32 M synapses; weights scaled by 4000/40000
    so that a neuron's mean input is CUBA's), in a child process: build time, time per simulated
    second (median of three consecutive seconds), peak RSS; with one weight per group (CUBA's
-   ``ge += we``) and with per-synapse weights.
+   ``ge += we``) and with per-synapse weights (best backend), and JIT on one core against JIT
+   with neuron blocks on two (one row: a parallel launch per step).
 4. **Threads**: two batch rows of CUBA (independent trials) on one thread and on two, AOT (batch
-   split over threads) and JIT (``prange`` over rows); the spikes are checked identical. For one
-   row the per-step launch a neuron-block split would need is measured (JIT): on a shared 2-core
-   machine it costs several times a step's work, so one row stays on one core.
+   split over threads) and JIT (``prange`` over rows); the spikes are checked identical. One row
+   on two cores (JIT neuron blocks, 16,384+ neurons) is part of 3.
 
 Benchmark processes unset ``OPENBLAS_CORETYPE`` and ``OPENBLAS_L2_SIZE`` before numpy loads.
 """
@@ -120,11 +120,13 @@ LARGE = '''
 import json, resource, statistics, sys, time
 import numpy as np, neurojit
 per_synapse = sys.argv[1] == "per-synapse"
+backend, parallel = sys.argv[2], sys.argv[3] == "parallel"
+compiler = neurojit.JITCompiler(neurojit.JITConfig(backend=backend, enable_parallel_loops=parallel))
 n, p, scale = 40000, 0.02, 4000 / 40000
 start = time.perf_counter()
 rng = np.random.default_rng(1)
 net = neurojit.LIFNetwork(n, dt=1e-4, tau_m=20e-3, v_rest=-49e-3, v_reset=-60e-3, v_threshold=-50e-3,
-                          refractory=5e-3, tau_syn=(5e-3, 10e-3))
+                          refractory=5e-3, tau_syn=(5e-3, 10e-3), compiler=compiler)
 for k, (lo, hi, w) in enumerate(((0, 32000, 1.62e-3 * scale), (32000, n, -9e-3 * scale))):
     pre = np.repeat(np.arange(lo, hi, dtype=np.int32), rng.binomial(n, p, hi - lo))  # sorted by source
     post = rng.integers(0, n, pre.size, dtype=np.int32)
@@ -133,6 +135,7 @@ for k, (lo, hi, w) in enumerate(((0, 32000, 1.62e-3 * scale), (32000, n, -9e-3 *
     del pre, post, weight
 build = time.perf_counter() - start
 state = net.initial_state(v=rng.uniform(-60e-3, -50e-3, (1, n)))
+net.run(10, state)  # JIT: compile or load from the disk cache
 seconds, spikes = [], []
 for _ in range(3):
     t0 = time.perf_counter()
@@ -249,9 +252,17 @@ def process_comparison(args, brian2: Brian2 | None) -> dict:
 
 def large_network(args) -> dict:
     out = {}
-    for mode in ("one-weight", "per-synapse"):
-        _, stdout = _time_process([sys.executable, "-c", LARGE, mode], REPO, _env())
-        out[mode] = json.loads(stdout.strip().splitlines()[-1])
+    cases = [("one-weight", "auto", "parallel"), ("per-synapse", "auto", "parallel")]
+    try:
+        import numba  # noqa: F401
+
+        cases += [("one-weight", "jit", "serial"), ("one-weight", "jit", "parallel")]  # one row: neuron blocks
+    except ImportError:
+        pass
+    for mode, backend, parallel in cases:
+        _, stdout = _time_process([sys.executable, "-c", LARGE, mode, backend, parallel], REPO, _env())
+        name = mode if backend == "auto" else f"{mode}, jit {'neuron blocks on 2 cores' if parallel == 'parallel' else '1 core'}"
+        out[name] = json.loads(stdout.strip().splitlines()[-1])
     return out
 
 
@@ -290,7 +301,6 @@ def threads(args) -> dict:
         serial, parallel = f"{backend} 1 thread", f"{backend} 2 threads"
         if serial in result and parallel in result:
             result[f"{backend} B=2, 2 threads over 1"] = result[serial]["B=2 seconds"] / result[parallel]["B=2 seconds"]
-    result["one row: per-step launch"] = launch_probe()
     return result
 
 
@@ -301,56 +311,6 @@ def one_row(events, row):
     keep = events.batch == row
     return SpikeEvents(events.step[keep], events.index[keep], n_steps=events.n_steps, n_channels=events.n_channels,
                        n_batch=1)
-
-
-def launch_probe(n: int = 40000, steps: int = 2000) -> dict:
-    """The fused CUBA update of ``n`` neurons per step, serial and split into 2 neuron blocks by a
-    per-step ``prange`` (what one row on two cores would need); microseconds per step."""
-    try:
-        import numba
-    except ImportError:
-        return {"note": "numba is not installed"}
-
-    def make(parallel):
-        blocks = numba.prange if parallel else range
-
-        def run(v, i0, i1, th, steps, nb):
-            size = (v.shape[0] + nb - 1) // nb
-            hits = np.zeros(nb, np.int64)
-            total = 0
-            for t in range(steps):
-                for b in blocks(nb):
-                    lo = b * size
-                    hi = min(v.shape[0], lo + size)
-                    vv, j0, j1, tt = v[lo:hi], i0[lo:hi], i1[lo:hi], th[lo:hi]
-                    h = 0
-                    for i in range(hi - lo):
-                        x = 0.0041 * j0[i]
-                        x = x + 0.0044 * j1[i]
-                        j0[i] = 0.98 * j0[i]
-                        j1[i] = 0.99 * j1[i]
-                        vi = -0.000245 + (x + 0.995 * vv[i])
-                        vv[i] = vi
-                        h += vi > tt[i]
-                    hits[b] = h
-                total += hits.sum()
-            return total
-
-        return numba.njit(nogil=True, parallel=parallel)(run)
-
-    serial, parallel = make(False), make(True)
-    rng = np.random.default_rng(0)
-    arrays = lambda: (rng.uniform(-0.06, -0.05, n), np.zeros(n), np.zeros(n), np.full(n, -0.05))  # noqa: E731
-    serial(*arrays(), 10, 1)
-    parallel(*arrays(), 10, 2)
-    times = {"serial": [], "2 blocks per step": []}
-    for _ in range(3):
-        for name, (f, nb) in {"serial": (serial, 1), "2 blocks per step": (parallel, 2)}.items():
-            a = arrays()
-            start = time.perf_counter()
-            f(*a, steps, nb)
-            times[name].append((time.perf_counter() - start) / steps * 1e6)
-    return {f"{name} us/step": _median(values) for name, values in times.items()} | {"neurons": n}
 
 
 def main(argv=None) -> int:
@@ -392,7 +352,7 @@ def main(argv=None) -> int:
             large = report["large"] = large_network(args)
             print("\n3. 40,000 neurons, p = 0.02 (weights x 0.1), in a child process:")
             for mode, row in large.items():
-                print(f"   {mode:<12} {row['synapses'] / 1e6:.1f} M synapses, {row['synapse_bytes'] / row['synapses']:.1f} "
+                print(f"   {mode:<40} {row['synapses'] / 1e6:.1f} M synapses, {row['synapse_bytes'] / row['synapses']:.1f} "
                       f"bytes each, build {row['build_seconds']:.1f} s, {row['seconds_per_simulated_second']:.2f} s per "
                       f"simulated second ({row['backend']}), {row['rate_hz']:.1f} Hz, peak RSS {row['peak_rss_mib']:.0f} MiB")
         if not args.skip_threads:

@@ -52,7 +52,9 @@ have one, with a vector loop of flags read back 8 at a time) plus the delivered 
 events. With the same membrane constants for every neuron (``uniform``, the usual case) and
 K <= 2 the update reads them as scalars in one pass per block (a third of the memory traffic
 of per-neuron constants). Rows are independent: ``prange`` over rows in a parallel compile, a
-thread per slice of rows on the AOT backend.
+thread per slice of rows on the AOT backend. A single row of at least ``MIN_BLOCKED`` neurons in
+a parallel compile splits the block pass of each step over the cores instead (one launch per
+step: it pays only with idle cores; ``benchmarks/cuba.py`` measures it).
 """
 
 import numpy as np
@@ -63,6 +65,7 @@ prange = range  # rebound to numba.prange by the JIT backend
 
 PARALLEL = False  # True in the JIT backend's parallel compile (with prange = numba.prange)
 BLOCK = 256  # neurons per block of the update (a multiple of 8: spikes are found 8 flags at a time)
+MIN_BLOCKED = 16384  # one row of at least this many neurons: blocks in parallel (a launch per step)
 
 #: rows of the ``neuron`` constants
 EM, BASE, TAIL, ACC0, THRESHOLD, RESET, ADAPT_DECAY, ADAPT_INC = range(8)
@@ -100,6 +103,198 @@ def network_run(neuron, coef, syn_decay, refractory_steps, adapt, uniform, group
     adapt_decay = neuron[ADAPT_DECAY]
     adapt_inc = neuron[ADAPT_INC]
     fused = uniform and n_types <= 2 and n > 0
+    if PARALLEL and n_batch == 1 and n >= MIN_BLOCKED:
+        # One row in a parallel compile: the block pass of every step is a prange over neuron
+        # blocks (each block finds its own spikes; they are merged in block order), the rest of
+        # the step runs on one core. A copy of the row loop below with exactly its arithmetic:
+        # edit both together (tests/test_jit_mode.py compares them).
+        b = 0
+        vb = v[b]
+        ib = i_syn[b]
+        ab = adaptation[b]
+        until = refractory[b]
+        acc = np.empty(n, v.dtype)
+        spiking = np.empty(n, np.int64)
+        block_flags = np.zeros((n_blocks, BLOCK), np.uint8)
+        block_spikes = np.empty((n_blocks, BLOCK), np.int64)
+        block_found = np.zeros(n_blocks, np.int64)
+        # The row's currents in a buffer of its own, with room for two types: the fused path's
+        # stand-ins stay 0 where K < 2 (x + 0 * 0 == x). (Choosing between arrays with a
+        # conditional expression instead stops numba's parallel compile from vectorising.)
+        width = max(n_types, 2) * n
+        cur = np.zeros(width, v.dtype)
+        for i in range(n_types * n):
+            cur[i] = ib[i]
+        current0 = cur[0:n]
+        current1 = cur[n:2 * n]
+        zero = np.zeros(1, v.dtype)[0]
+        e = em[0] if fused else zero
+        bs = base[0] if fused else zero
+        tl = tail[0] if fused else zero
+        a0 = acc0[0] if fused else zero
+        ea = adapt_decay[0] if fused else zero
+        k0 = coef[0, 0] if fused and n_types >= 1 else zero
+        k1 = coef[1, 0] if fused and n_types >= 2 else zero
+        d0 = syn_decay[0] if n_types >= 1 else zero
+        d1 = syn_decay[1] if n_types >= 2 else zero
+        t = progress[b]
+        count = ev_count[b]
+        # the refractory neurons (few at any time): their list and the v each is frozen at
+        frozen = np.empty(n, np.int64)
+        frozen_v = np.empty(n, v.dtype)
+        n_frozen = 0
+        for i in range(n):
+            if until[i] > 0:
+                frozen[n_frozen] = i
+                n_frozen += 1
+                frozen_v[i] = vb[i]
+            until[i] += t
+        while t < n_steps:
+            if record == EVENTS and count + n > capacity:
+                break
+            # 1.-2. update every block, find the spikes
+            n_spiking = 0
+            for block in prange(n_blocks):
+                first = block * BLOCK
+                # unsigned bounds: numba then skips its negative-index check and the loops vectorise;
+                # no array views either (each costs two atomic reference counts)
+                lo = np.uint64(first)
+                hi = np.uint64(min(first + BLOCK, n))
+                hits = 0
+                if fused:
+                    if adapt:
+                        for i in range(lo, hi):
+                            x = a0 + k0 * current0[i]
+                            x = x + k1 * current1[i]
+                            current0[i] = d0 * current0[i]
+                            current1[i] = d1 * current1[i]
+                            vi = bs + ((x + e * vb[i]) + tl)
+                            vb[i] = vi
+                            ai = ea * ab[i]
+                            ab[i] = ai
+                            hits += vi > threshold[i] + ai
+                    else:
+                        for i in range(lo, hi):
+                            x = a0 + k0 * current0[i]
+                            x = x + k1 * current1[i]
+                            current0[i] = d0 * current0[i]
+                            current1[i] = d1 * current1[i]
+                            vi = bs + ((x + e * vb[i]) + tl)
+                            vb[i] = vi
+                            hits += vi > threshold[i]
+                else:
+                    for i in range(lo, hi):
+                        acc[i] = acc0[i]
+                    for k in range(n_types):
+                        offset = np.uint64(k * n)
+                        dk = syn_decay[k]
+                        for i in range(lo, hi):
+                            acc[i] = acc[i] + coef[k, i] * cur[offset + i]
+                            cur[offset + i] = dk * cur[offset + i]
+                    if adapt:
+                        for i in range(lo, hi):
+                            vi = base[i] + ((acc[i] + em[i] * vb[i]) + tail[i])
+                            vb[i] = vi
+                            ai = adapt_decay[i] * ab[i]
+                            ab[i] = ai
+                            hits += vi > threshold[i] + ai
+                    else:
+                        for i in range(lo, hi):
+                            vi = base[i] + ((acc[i] + em[i] * vb[i]) + tail[i])
+                            vb[i] = vi
+                            hits += vi > threshold[i]
+                found = 0
+                if hits:  # the few blocks with a spike: flags (a vector loop), then 8 at a time
+                    flags = block_flags[block]
+                    words = flags.view(np.uint64)
+                    if adapt:
+                        for i in range(lo, hi):
+                            flags[i - lo] = (until[i] <= t) & (vb[i] > threshold[i] + ab[i])
+                    else:
+                        for i in range(lo, hi):
+                            flags[i - lo] = (until[i] <= t) & (vb[i] > threshold[i])
+                    size = min(BLOCK, n - first)
+                    for i in range(size, (size + 7) // 8 * 8):
+                        flags[i] = 0
+                    for w in range((size + 7) // 8):
+                        if words[w]:
+                            for i in range(8 * w, 8 * w + 8):
+                                if flags[i]:
+                                    block_spikes[block, found] = first + i
+                                    found += 1
+                block_found[block] = found
+            for block in range(n_blocks):  # the spikes in ascending order, as the serial loop finds them
+                for q in range(block_found[block]):
+                    spiking[n_spiking] = block_spikes[block, q]
+                    n_spiking += 1
+            # refractory neurons: v was updated with the others, put back what it was frozen at
+            q = 0
+            while q < n_frozen:
+                i = frozen[q]
+                if until[i] <= t:  # free from this step on: its update stands
+                    n_frozen -= 1
+                    frozen[q] = frozen[n_frozen]
+                else:
+                    vb[i] = frozen_v[i]
+                    q += 1
+            # record
+            if record == EVENTS:
+                for q in range(n_spiking):
+                    ev_step[b, count] = t
+                    ev_index[b, count] = spiking[q]
+                    count += 1
+            elif record == DENSE:
+                for q in range(n_spiking):
+                    dense[b, t, spiking[q]] = True
+            else:
+                for q in range(n_spiking):
+                    counts[b, spiking[q]] += 1
+            # 3. delivery
+            first_input = in_ptr[b, t]
+            last_input = in_ptr[b, t + 1]
+            for g in range(n_groups):
+                offset = groups[g, 1]
+                from_neurons = groups[g, 0] == FROM_NEURONS
+                per_synapse = groups[g, 3] != 0
+                shift = groups[g, 4]
+                w = group_weights[g]
+                n_sources = n_spiking if from_neurons else last_input - first_input
+                for q in range(n_sources):
+                    j = spiking[q] if from_neurons else in_index[first_input + q]
+                    start = ptr[offset + j]
+                    stop = ptr[offset + j + 1]
+                    if n_types:
+                        if per_synapse:
+                            for s in range(start, stop):
+                                cur[targets[s]] += weights[s + shift]
+                        else:
+                            for s in range(start, stop):
+                                cur[targets[s]] += w
+                    else:  # delta synapses: onto v, not while the target is refractory
+                        for s in range(start, stop):
+                            post = targets[s]
+                            if until[post] <= t:
+                                vb[post] += weights[s + shift] if per_synapse else w
+            # 4. reset
+            for q in range(n_spiking):
+                i = spiking[q]
+                vb[i] = v_reset[i]
+                if adapt:
+                    ab[i] += adapt_inc[i]
+                until[i] = t + refractory_steps[i]
+                if until[i] > t + 1:  # refractory from the next step on, v frozen at v_reset
+                    frozen[n_frozen] = i
+                    n_frozen += 1
+                    frozen_v[i] = vb[i]
+            t += 1
+        for i in range(n):
+            until[i] = max(until[i] - t, 0)
+        for i in range(n_types * n):
+            ib[i] = cur[i]
+        progress[b] = t
+        ev_count[b] = count
+
+        return
     for b in prange(n_batch):
         vb = v[b]
         ib = i_syn[b]
