@@ -4,9 +4,9 @@ convolution, matrix multiply) with ahead-of-time, on-demand JIT and NumPy backen
 >>> import neurojit
 >>> kernel = neurojit.JITCompiler().compile_spike_processing_kernel()
 
-numba, the JIT disk cache and the models are imported only when used (numba when the JIT
-backend is chosen or ``NUMBA_AVAILABLE``/``get_jit_info()`` is asked for), so a process that
-runs the AOT kernels pays for none of them.
+numba, the JIT disk cache, the models and the spiking networks (``LIFNetwork``) are imported
+only when used (numba when the JIT backend is chosen or ``NUMBA_AVAILABLE``/``get_jit_info()``
+is asked for), so a process that runs the AOT kernels pays for none of them.
 """
 
 from ._version import __version__
@@ -28,7 +28,7 @@ from .performance import __all__ as _api
 
 __all__ = [
     "__version__", "BackendUnavailableError", "FallbackWarning", "CacheWarning", *_api,
-    "EchoStateNetwork", "LiquidStateMachine",
+    "EchoStateNetwork", "LiquidStateMachine", "LIFNetwork", "LIFState", "SpikeEvents",
 ]
 
 
@@ -39,6 +39,9 @@ _LAZY = {
     "CacheWarning": ("cache", "CacheWarning"),
     "EchoStateNetwork": ("models", "EchoStateNetwork"),
     "LiquidStateMachine": ("models", "LiquidStateMachine"),
+    "LIFNetwork": ("network", "LIFNetwork"),
+    "LIFState": ("network", "LIFState"),
+    "SpikeEvents": ("network", "SpikeEvents"),
 }
 
 

@@ -17,6 +17,7 @@ import numpy as np
 from .validate import Shapes, finite_scalar, fraction
 
 REQUIRED = object()  # marks a parameter without a default
+KINDS = ("array", "matrix", "vector", "fractions", "index", "scalar", "positive", "fraction", "option")
 
 
 @dataclass(frozen=True)
@@ -26,13 +27,15 @@ class Param:
     Parameters
     ----------
     name : str
-    kind : {"array", "matrix", "vector", "fractions", "scalar", "positive", "fraction"}
-        ``"array"``: an array of the named ``dims``; ``"matrix"``: a 2-D array, or a
-        ``scipy.sparse`` matrix kept compressed (a :class:`~neurojit.validate.Compressed`
-        of its rows or columns, see ``by``); ``"vector"``: a ``(dim,)`` array or a
-        scalar broadcast to it (``None`` means 0); ``"fractions"``: as ``"vector"``, every
-        entry in (0, 1]; ``"scalar"``: a finite real number; ``"positive"``: finite and > 0;
-        ``"fraction"``: finite, in (0, 1].
+    kind : {"array", "matrix", "vector", "fractions", "index", "scalar", "positive", "fraction", "option"}
+        ``"array"``: an array of the named ``dims`` (in the call's float dtype); ``"matrix"``: a
+        2-D array, or a ``scipy.sparse`` matrix kept compressed (a
+        :class:`~neurojit.validate.Compressed` of its rows or columns, see ``by``); ``"vector"``:
+        a ``(dim,)`` array or a scalar broadcast to it (``None`` means 0); ``"fractions"``: as
+        ``"vector"``, every entry in (0, 1]; ``"index"``: an array of integers of the named
+        ``dims``, converted to ``dtype`` (it takes no part in the call's float dtype);
+        ``"scalar"``: a finite real number; ``"positive"``: finite and > 0; ``"fraction"``:
+        finite, in (0, 1]; ``"option"``: one of ``choices``.
     dims : tuple of str
         Named dimensions (``"B"``, ``"T"``, ``"N"``, ...), shared across the call's arrays.
     default : object
@@ -47,6 +50,10 @@ class Param:
     by : {"rows", "columns"}
         For ``"matrix"``: a sparse matrix compressed by rows (CSR) or by columns (CSR of its
         transpose), whichever its loop reads.
+    dtype : str
+        The integer dtype of an ``"index"`` array.
+    choices : tuple
+        The values an ``"option"`` takes.
 
     Attributes
     ----------
@@ -62,15 +69,17 @@ class Param:
     role: str = ""
     native: bool = True
     by: str = "rows"
+    dtype: str = "int64"
+    choices: tuple = ()
 
     def __post_init__(self):
-        if self.kind not in ("array", "matrix", "vector", "fractions", "scalar", "positive", "fraction"):
+        if self.kind not in KINDS:
             raise ValueError(f"parameter {self.name}: unknown kind {self.kind!r}")
         object.__setattr__(self, "check", _checker(self))
 
     @property
     def is_array(self) -> bool:
-        return self.kind in ("array", "matrix", "vector", "fractions")
+        return self.kind in ("array", "matrix", "vector", "fractions", "index")
 
     def check_scalar(self, value: Any) -> None:
         """Check a scalar for a vector parameter before its size is known (a bound argument
@@ -99,6 +108,18 @@ def _checker(p: Param) -> Callable[[Shapes, Any], Any]:
         return lambda shapes, value: shapes.fractions(name, value, dims[0])
     if p.kind == "vector":
         return lambda shapes, value: shapes.vector_or_scalar(name, 0.0 if value is None else value, dims[0])
+    if p.kind == "index":
+        dtype = np.dtype(p.dtype)
+        return lambda shapes, value: shapes.index(name, value, dims, dtype)
+    if p.kind == "option":
+        choices = p.choices
+
+        def option(shapes, value):
+            if not isinstance(value, str) or value not in choices:
+                raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
+            return value
+
+        return option
     positive = p.kind in ("positive", "fraction")
     if p.kind == "fraction":
         number = lambda value: fraction(name, value)  # noqa: E731

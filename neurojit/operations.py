@@ -364,6 +364,142 @@ def matrix_multiply(loops, a, b) -> np.ndarray:
     return np.matmul(a, b)
 
 
+#: the event buffers of a call's rows hold this many spikes at first (at least 2 N per row; fourfold when full)
+NETWORK_EVENTS = 1 << 16
+_RECORD_CODES = {"events": 0, "dense": 1, "counts": 2}
+
+
+def network_run(loops, neuron, coef, syn_decay, refractory_steps, groups, group_weights, ptr, targets, weights,
+                in_ptr, in_index, v, i_syn, adaptation, refractory, record):
+    """Advance a sparse LIF network (:class:`neurojit.LIFNetwork`'s compiled form) over ``T`` steps.
+
+    Parameters
+    ----------
+    neuron : array_like, shape (8, N)
+        Per-neuron constants, rows ``em, base, tail, acc0, threshold, v_reset, adapt_decay,
+        adapt_increment`` (:mod:`neurojit.kernels.network`).
+    coef : array_like, shape (K, N)
+        Each synaptic current's coefficient in the membrane update.
+    syn_decay : array_like, shape (K,)
+        ``exp(-dt / tau_syn[k])``.
+    refractory_steps : array_like of int, shape (N,)
+        Refractory period of each neuron in steps.
+    groups : array_like of int, shape (G, 5)
+        Synapse groups in delivery order: (source kind: 0 input channels, 1 neurons; offset into
+        ``ptr``; number of sources; per-synapse weights (1) or one weight (0); shift into ``weights``).
+    group_weights : array_like, shape (G,)
+        The weight of every synapse of a group without per-synapse weights.
+    ptr : array_like of int, shape (P,)
+        Synapses of source ``j`` of group ``g``: ``ptr[offset + j] .. ptr[offset + j + 1] - 1``.
+    targets : array_like of uint32, shape (S,)
+        ``k * N + post`` (``post`` alone when K = 0).
+    weights : array_like, shape (W,)
+        Synapse ``s`` of a group with per-synapse weights weighs ``weights[s + shift]``.
+    in_ptr : array_like of int, shape (B, T + 1)
+        Input spikes of row ``b`` at step ``t``: ``in_index[in_ptr[b, t] .. in_ptr[b, t + 1] - 1]``.
+    in_index : array_like of uint32, shape (E,)
+        Input channels, ascending within each row and step.
+    v, adaptation : array_like, shape (B, N)
+    i_syn : array_like, shape (B, K, N)
+    refractory : array_like of int, shape (B, N)
+        Steps each neuron is still refractory.
+    record : {"events", "dense", "counts"}
+
+    Returns
+    -------
+    (output, v, i_syn, adaptation, refractory)
+        ``output``: ``(batch, step, index)`` int64 arrays sorted in that order (events), a
+        ``(B, T, N)`` bool array (dense) or ``(B, N)`` int64 counts; then the state after the
+        last step, in new arrays (the arguments are not modified).
+
+    Notes
+    -----
+    The update and its order are in :mod:`neurojit.kernels.network`. The structure of the
+    synapse arrays is checked here (``groups``, ``ptr``, ``in_index``, ``in_ptr``); the
+    values of ``targets`` are not (:class:`neurojit.LIFNetwork` checks them once, when the
+    synapses are added).
+    """
+    from .kernels.network import ACC0, ADAPT_DECAY, ADAPT_INC, BASE, EM, N_CONSTANTS, TAIL
+
+    n_batch, n = v.shape
+    n_types = coef.shape[0]
+    n_steps = in_ptr.shape[1] - 1
+    _check_network(neuron, groups, ptr, targets, weights, in_ptr, in_index, refractory_steps, refractory, n, n_steps,
+                   N_CONSTANTS)
+    code = _RECORD_CODES[record]
+    v, i_syn, adaptation, refractory = v.copy(), i_syn.copy(), adaptation.copy(), refractory.copy()
+    # the adaptation path only where a can be non-zero (else a stays 0 and v > threshold + 0 is v > threshold)
+    adapt = bool(np.any(neuron[ADAPT_INC] != 0) or np.any(adaptation != 0))
+    # every neuron with the same membrane constants: the loop reads them as scalars
+    shared = neuron[[EM, BASE, TAIL, ACC0, ADAPT_DECAY]]
+    uniform = bool(n and (shared == shared[:, :1]).all() and (coef == coef[:, :1]).all())
+    progress = np.zeros(n_batch, np.int64)
+    ev_count = np.zeros(n_batch, np.int64)
+    capacity = min(n * n_steps, max(2 * n, NETWORK_EVENTS // max(n_batch, 1))) if code == 0 else 0
+    dense = np.zeros((n_batch, n_steps, n) if code == 1 else (n_batch, 0, 0), np.bool_)
+    counts = np.zeros((n_batch, n) if code == 2 else (n_batch, 0), np.int64)
+    flat = i_syn.reshape(n_batch, n_types * n)
+    parts: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in range(n_batch)]
+    while True:
+        ev_step = np.empty((n_batch, capacity), np.int32)
+        ev_index = np.empty((n_batch, capacity), np.int32)
+        ev_count[:] = 0
+        loops.network_run(neuron, coef, syn_decay, refractory_steps, adapt, uniform, groups, group_weights, ptr,
+                          targets, weights, in_index, code, v, flat, adaptation, refractory, progress, ev_count, ev_step,
+                          ev_index, dense, counts, in_ptr)
+        if code != 0:
+            break
+        for b in range(n_batch):
+            if ev_count[b]:
+                parts[b].append((ev_step[b, :ev_count[b]], ev_index[b, :ev_count[b]]))
+        if n_batch == 0 or progress.min() >= n_steps:
+            break
+        capacity *= 4  # a row ran out of room: continue from where each row stopped, with more
+    if code == 1:
+        output = dense
+    elif code == 2:
+        output = counts
+    else:
+        sizes = [sum(step.size for step, _ in row) for row in parts]
+        batch = np.repeat(np.arange(n_batch, dtype=np.int64), sizes)
+        steps = [step for row in parts for step, _ in row]
+        indices = [index for row in parts for _, index in row]
+        output = (batch, np.concatenate(steps).astype(np.int64) if steps else np.empty(0, np.int64),
+                  np.concatenate(indices).astype(np.int64) if indices else np.empty(0, np.int64))
+    return output, v, i_syn, adaptation, refractory
+
+
+def _check_network(neuron, groups, ptr, targets, weights, in_ptr, in_index, refractory_steps, refractory, n, n_steps,
+                   n_constants) -> None:
+    """The structure the network loop relies on (it does no bounds checking itself)."""
+    if neuron.shape[0] != n_constants:
+        raise ValueError(f"neuron must have {n_constants} rows of constants, got {neuron.shape[0]}")
+    if groups.shape[1] != 5:
+        raise ValueError(f"groups must be (G, 5) = (kind, offset, sources, per_synapse, shift), got {groups.shape}")
+    if ptr.size and (ptr[0] < 0 or ptr[-1] > targets.size or np.any(np.diff(ptr) < 0)):
+        raise ValueError(f"ptr must be non-decreasing in [0, {targets.size}]")
+    for kind, offset, sources, per_synapse, shift in groups.tolist():
+        if kind not in (0, 1) or offset < 0 or sources < 0 or offset + sources + 1 > ptr.size:
+            raise ValueError(f"groups: ({kind}, {offset}, {sources}) does not describe a group within ptr")
+        if per_synapse and (ptr[offset] + shift < 0 or ptr[offset + sources] + shift > weights.size):
+            raise ValueError(f"groups: the weights of group ({kind}, {offset}, {sources}) are not within weights")
+        if kind == 1 and sources != n:
+            raise ValueError(f"groups: a group from the neurons must have N = {n} sources, got {sources}")
+        if kind == 0 and in_index.size and int(in_index.max()) >= sources:
+            raise ValueError(f"in_index must be < {sources}, the input channels of its groups")
+    if in_ptr.size and (np.any(in_ptr[:, 0] < 0) or np.any(in_ptr[:, -1] > in_index.size)
+                        or np.any(np.diff(in_ptr, axis=1) < 0)):
+        raise ValueError(f"in_ptr rows must be non-decreasing in [0, {in_index.size}]")
+    if refractory_steps.size and refractory_steps.min() < 0:
+        raise ValueError("refractory_steps must be >= 0")
+    if refractory.size and refractory.min() < 0:
+        raise ValueError("refractory must be >= 0 (steps left)")
+    horizon = np.iinfo(np.int64).max // 4
+    if n_steps > horizon or (refractory_steps.size and refractory_steps.max() > horizon) or (
+            refractory.size and refractory.max() > horizon):
+        raise ValueError("step counts beyond 2**61 are not supported")
+
+
 # -- the declarations ------------------------------------------------------------------
 
 _LIF = (
@@ -421,4 +557,22 @@ KERNELS: dict[str, KernelSpec] = {spec.name: spec for spec in (
         Param("spikes", "array", ("B", "N"), role="events"),
         *_LIF[1:],
     ), loops=("lif_run",), public=False),
+    KernelSpec("network_run", network_run, (
+        Param("neuron", "array", ("C", "N")),
+        Param("coef", "array", ("K", "N")),
+        Param("syn_decay", "array", ("K",)),
+        Param("refractory_steps", "index", ("N",)),
+        Param("groups", "index", ("G", "5")),
+        Param("group_weights", "array", ("G",)),
+        Param("ptr", "index", ("P",)),
+        Param("targets", "index", ("S",), dtype="uint32"),
+        Param("weights", "array", ("W",)),
+        Param("in_ptr", "index", ("B", "T + 1")),
+        Param("in_index", "index", ("E",), dtype="uint32"),
+        Param("v", "array", ("B", "N"), role="state"),
+        Param("i_syn", "array", ("B", "K", "N"), role="state"),
+        Param("adaptation", "array", ("B", "N"), role="state"),
+        Param("refractory", "index", ("B", "N")),
+        Param("record", "option", default="events", choices=tuple(_RECORD_CODES)),
+    ), loops=("network_run",), public=False),
 )}

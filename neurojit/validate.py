@@ -165,7 +165,7 @@ class Shapes:
     def array(self, name: str, value: Any, dims: Sequence[str]) -> np.ndarray:
         """``value`` as a C-contiguous array of the call's dtype with the named ``dims``."""
         array = value if type(value) is np.ndarray and value.dtype is self.dtype else _as_ndarray(name, value)
-        shape = array.shape
+        shape = array.shape  # (the checks of _dims, inline: this is every call's hot path)
         if len(shape) != len(dims):
             raise ValueError(
                 f"{name} must be {len(dims)}-D {_layout(dims)}, got {array.ndim}-D array of shape {array.shape}"
@@ -181,12 +181,40 @@ class Shapes:
         flags = array.flags
         if array.dtype is self.dtype and flags.c_contiguous and flags.writeable:
             return array  # the common case, without a call into numpy's conversion machinery
-        converted = np.ascontiguousarray(array, dtype=self.dtype)
-        if not converted.flags.writeable:
-            # Read-only arrays do not match the compiled loops' signatures (numba types them
-            # as readonly); the loops never write their inputs, but a copy is the safe answer.
-            converted = converted.copy()
-        return converted
+        return _writeable(np.ascontiguousarray(array, dtype=self.dtype))
+
+    def index(self, name: str, value: Any, dims: Sequence[str], dtype: np.dtype) -> np.ndarray:
+        """``value``, an array of integers, as a C-contiguous ``dtype`` array with the named ``dims``
+        (values that ``dtype`` cannot hold raise)."""
+        array = value if type(value) is np.ndarray else _as_ndarray(name, value)
+        if array.dtype.kind not in "iu":
+            raise TypeError(f"{name} must hold integers, got dtype {array.dtype}")
+        self._dims(name, array, dims)
+        flags = array.flags
+        if array.dtype == dtype and flags.c_contiguous and flags.writeable:
+            return array
+        if array.size and array.dtype != dtype and not np.can_cast(array.dtype, dtype):
+            info = np.iinfo(dtype)
+            low, high = int(array.min()), int(array.max())
+            if low < info.min or high > info.max:
+                raise ValueError(f"{name} must be in [{info.min}, {info.max}] ({dtype}), got values in [{low}, {high}]")
+        return _writeable(np.ascontiguousarray(array, dtype=dtype))
+
+    def _dims(self, name: str, array: np.ndarray, dims: Sequence[str]) -> None:
+        """Check ``array``'s rank and its sizes against the named dimensions (recording new ones)."""
+        shape = array.shape
+        if len(shape) != len(dims):
+            raise ValueError(
+                f"{name} must be {len(dims)}-D {_layout(dims)}, got {array.ndim}-D array of shape {array.shape}"
+            )
+        sizes = self.sizes
+        for dim, size in zip(dims, shape):
+            known = sizes.get(dim)
+            if known is None:
+                sizes[dim] = size
+                self.origins[dim] = name
+            elif known != size:
+                self._mismatch(name, dims, shape)
 
     def matrix(self, name: str, value: Any, dims: Sequence[str], by: str) -> np.ndarray | Compressed:
         """A dense array as :meth:`array`, or a ``scipy.sparse`` matrix as :class:`Compressed`
@@ -246,6 +274,12 @@ class Shapes:
         if positive and not converted > 0:
             raise ValueError(f"{name} = {value} is 0 in {self.dtype_name} (the call's dtype); it must be positive")
         return converted
+
+
+def _writeable(converted: np.ndarray) -> np.ndarray:
+    """Read-only arrays do not match the compiled loops' signatures (numba types them as
+    readonly); the loops never write their inputs, but a copy is the safe answer."""
+    return converted if converted.flags.writeable else converted.copy()
 
 
 def finite_scalar(name: str, value: Any, *, positive: bool = False) -> float:

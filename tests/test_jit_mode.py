@@ -24,7 +24,7 @@ import pytest
 from conftest import run_python
 from neurojit import JITCompiler, JITConfig, cache, operations
 from neurojit.backends import jit
-from neurojit.kernels import convolution, lif, reservoir, signatures
+from neurojit.kernels import convolution, lif, network, reservoir, signatures
 
 pytestmark = pytest.mark.skipif(not jit.NUMBA_AVAILABLE, reason="numba is not installed")
 
@@ -150,6 +150,40 @@ def test_parallel_loops_give_exactly_the_serial_results(serial_and_parallel, bat
     np.testing.assert_array_equal(
         outputs[True][0], python.compile_lif_network_kernel()(x["input_spikes"], x["w_in"], x["w_rec"], 0.8, 1e-3))
     np.testing.assert_array_equal(outputs[True][4], python.compile_convolution_kernel()(x["channels"], x["taps"]))
+
+
+@pytest.mark.parametrize("case", ["uniform", "per-neuron-adapt"])
+def test_network_neuron_blocks_give_exactly_the_serial_results(serial_and_parallel, case):
+    """One row of a LIFNetwork big enough for the neuron-block path (a partial last block): the
+    parallel compile's spikes and state equal the serial loop's and the NumPy twin's."""
+    from neurojit import LIFNetwork
+
+    rng = np.random.default_rng(7)
+    n, n_in = network.MIN_BLOCKED + network.BLOCK // 3, 30
+    options = dict(tau_m=0.02, v_rest=1.1, v_threshold=1.0, refractory=2e-3, tau_syn=(5e-3, 1e-2))
+    if case == "per-neuron-adapt":
+        options.update(bias=rng.uniform(0, 0.2, n), v_threshold=rng.uniform(0.9, 1.1, n), tau_adapt=0.05,
+                       adapt_increment=0.05)
+    pre = np.repeat(np.arange(n), 5)
+    post, types = rng.integers(0, n, pre.size), rng.integers(0, 2, pre.size)
+    weights = rng.normal(0.05, 0.1, pre.size) if case != "uniform" else 0.05
+    in_pre, in_post = rng.integers(0, n_in, 4 * n), rng.integers(0, n, 4 * n)
+    spikes = rng.random((1, 60, n_in)) < 0.05
+    v0 = rng.uniform(0, 1, (1, n))
+    results = []
+    for c in (*serial_and_parallel.values(), JITCompiler(JITConfig(backend="python"))):
+        net = LIFNetwork(n, dt=1e-3, compiler=c, **options)
+        net.connect(pre, post, weights, syn_type=types)
+        net.connect_input(n_in, in_pre, in_post, 0.3)
+        results.append(net.run(spikes, net.initial_state(v=v0)))
+    (serial, s_state), (parallel, p_state), (twin, t_state) = results
+    assert len(serial) > 100
+    assert serial == parallel == twin
+    for a, b, c in zip((s_state.v, s_state.i_syn, s_state.refractory, s_state.adaptation),
+                       (p_state.v, p_state.i_syn, p_state.refractory, p_state.adaptation),
+                       (t_state.v, t_state.i_syn, t_state.refractory, t_state.adaptation)):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(a, c)
 
 
 def test_parallel_compiler_really_compiles_parallel_loops(serial_and_parallel):

@@ -326,3 +326,53 @@ def test_models_exported_from_neurojit():
     assert neurojit.LiquidStateMachine is LiquidStateMachine
     assert neurojit.EchoStateNetwork is EchoStateNetwork
     assert {"LiquidStateMachine", "EchoStateNetwork"} <= set(neurojit.__all__)
+
+
+# -- LSM on LIFNetwork (neuron="lif", issue #11) -----------------------------------------------
+
+
+def test_lif_lsm_steps_equal_run_and_storage_is_sparse(compiler, rng):
+    from neurojit import LIFNetwork
+
+    lsm = LiquidStateMachine(10, 60, neuron="lif", refractory=(3e-3, 2e-3), tau_syn=(3e-3, 6e-3), bias=0.5,
+                             v_init=(0.0, 0.9), noise_rate=40.0, seed=4, compiler=compiler)
+    assert isinstance(lsm.network, LIFNetwork) and lsm.reservoir_weights is None
+    assert lsm.network.synapse_bytes <= 12 * lsm.network.n_synapses + 8 * 3 * 200
+    w = lsm.synapses["weight"]
+    assert ((w >= 0) == lsm.excitatory[lsm.synapses["pre"]]).all()  # Dale's law per source
+    inputs = (rng.random((2, 50, 10)) < 0.1).astype(np.float64)
+    whole = lsm.run(inputs, key=5)
+    state, stepped = lsm.init_state(2), []
+    for t in range(50):
+        state = lsm.step(state, inputs[:, t], lsm.dt, t * lsm.dt, key=5)
+        stepped.append(state.neuron_state.spikes)
+    assert whole.sum() > 30 and whole.dtype == np.float64
+    np.testing.assert_array_equal(np.stack(stepped, axis=1), whole)
+    with pytest.raises(ValueError, match="own dt"):
+        lsm.step(state, inputs[:, 0], 2e-3, 0.0)
+
+
+def test_the_maass2002_preset_builds_their_column_and_classifies(fast):
+    from neurojit.models import LSM_PRESETS
+
+    lsm = LiquidStateMachine(40, 135, seed=0, compiler=fast, **LSM_PRESETS["maass2002"])
+    assert lsm.excitatory.sum() == 108 and lsm.network.n_types == 2
+    assert lsm.network._refractory_steps.tolist() == np.where(lsm.excitatory, 3, 2).tolist()
+    assert ((13.5 <= lsm.initial_v) & (lsm.initial_v <= 15.0)).all()
+    assert 5 < lsm.network.n_synapses / 135 < 40  # ~16 per neuron on the 3 x 3 x 15 grid
+    train, test = spike_pattern_task(500, seed=1, **PATTERN_TASK), spike_pattern_task(300, seed=2, **PATTERN_TASK)
+    accuracy = lsm.fit(train.spikes, train.labels).score(test.spikes, test.labels)
+    assert accuracy >= 0.7  # measured: 0.837 (README)
+
+
+def test_lif_lsm_rejects_bad_arguments(fast):
+    with pytest.raises(ValueError, match="neuron must be"):
+        LiquidStateMachine(4, 8, neuron="izhikevich", compiler=fast)
+    with pytest.raises(ValueError, match="topology='column' needs neuron='lif'"):
+        LiquidStateMachine(4, 8, topology="column", compiler=fast)
+    with pytest.raises(ValueError, match="tau_syn must hold finite, positive"):
+        LiquidStateMachine(4, 8, neuron="lif", tau_syn=(0.0, 1e-3), compiler=fast)
+    with pytest.raises(ValueError, match="refractory must be >= 0"):
+        LiquidStateMachine(4, 8, neuron="lif", refractory=-1e-3, compiler=fast)
+    with pytest.raises(ValueError, match="weight_cv"):
+        LiquidStateMachine(4, 8, neuron="lif", weight_cv=0.0, compiler=fast)

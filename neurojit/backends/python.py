@@ -95,6 +95,82 @@ def binary_matmul(a, b, out):
     np.matmul(a, b, out=out)
 
 
+def _synapses_of(sources, ptr, offset):
+    """Indices of the synapses of ``sources`` (in order), each source's in storage order."""
+    starts = ptr[offset + sources]
+    lengths = ptr[offset + sources + 1] - starts
+    total = int(lengths.sum())
+    if total == 0:
+        return np.empty(0, np.int64)
+    # start of each source's run, repeated, plus the position within the run
+    first = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
+    return first + np.arange(total)
+
+
+def network_run(neuron, coef, syn_decay, refractory_steps, adapt, uniform, groups, group_weights, ptr, targets, weights,
+                in_index, record, v, i_syn, adaptation, refractory, progress, ev_count, ev_step, ev_index, dense, counts,
+                in_ptr):
+    # Row by row (each may stop at its own step when its event buffer is full), vectorised over
+    # neurons; the same operations in the same order as the loop (``uniform`` only picks the
+    # loop's faster path to the same numbers). np.add.at adds the synaptic
+    # weights one after another in the order given: sources ascending, storage order.
+    from ..kernels.network import (ACC0, ADAPT_DECAY, ADAPT_INC, BASE, DENSE, EM, EVENTS, FROM_NEURONS, RESET,
+                                   TAIL, THRESHOLD)
+
+    n_batch, n = v.shape
+    n_types = coef.shape[0]
+    n_steps = in_ptr.shape[1] - 1
+    capacity = ev_step.shape[1]
+    em, base, tail, acc0 = neuron[EM], neuron[BASE], neuron[TAIL], neuron[ACC0]
+    threshold, v_reset, adapt_decay, adapt_inc = neuron[THRESHOLD], neuron[RESET], neuron[ADAPT_DECAY], neuron[ADAPT_INC]
+    currents = i_syn.reshape(n_batch, n_types, n)
+    with np.errstate(all="ignore"):  # non-finite values propagate as in the compiled loop, silently
+        for b in range(n_batch):
+            vb, ib, ab, flat = v[b], currents[b], adaptation[b], i_syn[b]
+            t = int(progress[b])
+            count = int(ev_count[b])
+            until = refractory[b] + t
+            while t < n_steps:
+                if record == EVENTS and count + n > capacity:
+                    break
+                acc = acc0.copy()
+                for k in range(n_types):
+                    acc = acc + coef[k] * ib[k]
+                    ib[k] = syn_decay[k] * ib[k]
+                free = until <= t
+                vb[:] = np.where(free, base + ((acc + em * vb) + tail), vb)
+                if adapt:
+                    ab[:] = adapt_decay * ab
+                    spiking = np.flatnonzero((vb > threshold + ab) & free)
+                else:
+                    spiking = np.flatnonzero((vb > threshold) & free)
+                if record == EVENTS:
+                    ev_step[b, count:count + spiking.size] = t
+                    ev_index[b, count:count + spiking.size] = spiking
+                    count += spiking.size
+                elif record == DENSE:
+                    dense[b, t, spiking] = True
+                else:
+                    counts[b, spiking] += 1
+                inputs = in_index[in_ptr[b, t]:in_ptr[b, t + 1]].astype(np.int64)
+                for (source, offset, _, per_synapse, shift), weight in zip(groups, group_weights):
+                    synapses = _synapses_of(spiking if source == FROM_NEURONS else inputs, ptr, offset)
+                    post = targets[synapses]
+                    if not n_types:  # delta synapses: onto v, not while the target is refractory
+                        keep = free[post]
+                        synapses, post = synapses[keep], post[keep]
+                    values = weights[synapses + shift] if per_synapse else np.full(synapses.size, weight)
+                    np.add.at(flat if n_types else vb, post, values)
+                vb[spiking] = v_reset[spiking]
+                if adapt:
+                    ab[spiking] += adapt_inc[spiking]
+                until[spiking] = t + refractory_steps[spiking]
+                t += 1
+            refractory[b] = np.maximum(until - t, 0)
+            progress[b] = t
+            ev_count[b] = count
+
+
 #: loop name -> its NumPy twin; every declared loop has one (``tests/test_declarations.py``)
 TWINS = {name: globals()[name] for name in signatures.LOOPS if name in globals()}
 

@@ -84,15 +84,19 @@ class ThreadedBackend:
     def loop(self, name: str, dtype: str) -> Callable:
         loop = self.inner.loop(name, dtype)
         # the arguments whose axis 0 is the batch, as declared beside the loop
-        positions = signatures.LOOPS[name].batch_positions
+        declaration = signatures.LOOPS[name]
+        positions = declaration.batch_positions
         if not positions or self.threads < 2:
             return loop
-        return functools.partial(self._split, loop, positions)
+        return functools.partial(self._split, loop, positions, declaration.work_positions)
 
-    def _split(self, loop: Callable, positions: tuple[int, ...], *args) -> None:
-        out = args[positions[-1]]  # declared last: the output, whose size sets the work
-        rows = out.shape[0]
-        slices = min(self.threads, rows, out.size // MIN_ELEMENTS_PER_THREAD)
+    def _split(self, loop: Callable, positions: tuple[int, ...], work: tuple[int, ...], *args) -> None:
+        rows = args[positions[0]].shape[0]
+        # the declared measure of the work (by default the output's size): rows x the per-row sizes
+        elements = rows
+        for p in work:
+            elements *= args[p].size // rows if rows else 0
+        slices = min(self.threads, rows, elements // MIN_ELEMENTS_PER_THREAD)
         if slices < 2:
             loop(*args)
             return

@@ -34,6 +34,9 @@ class Loop:
     batch : tuple of str
         Arguments whose axis 0 is the batch: a batch split slices exactly these (the first
         one's length is the number of rows). Empty when the loop cannot be split.
+    work : tuple of str
+        Batch arguments whose sizes per row multiply to a measure of one row's work (what a
+        batch split weighs against its cost); default: the last batch argument (the output).
     parallel : bool
         The loop has a ``prange`` form (compiled with ``parallel=True`` in the JIT backend).
     cost : (float, float)
@@ -53,6 +56,7 @@ class Loop:
         *,
         returns: str = "void",
         batch: tuple[str, ...] = (),
+        work: tuple[str, ...] = (),
         parallel: bool = False,
         cost: tuple[float, float] = (0.5, 0.4),
         calls: tuple[Callable, ...] = (),
@@ -65,6 +69,8 @@ class Loop:
         unknown = set(batch) - set(arguments)
         if unknown:
             raise TypeError(f"{function.__name__}: batch arguments {sorted(unknown)} are not arguments of the loop")
+        if not set(work) <= set(batch):
+            raise TypeError(f"{function.__name__}: work arguments {sorted(set(work) - set(batch))} are not batch arguments")
         if parallel != ("prange" in code.co_names):
             raise TypeError(f"{function.__name__}: parallel={parallel} but the loop {'does not use' if parallel else 'uses'} prange")
         self.function = function
@@ -74,6 +80,7 @@ class Loop:
         self.types = types
         self.returns = returns
         self.batch_positions: tuple[int, ...] = tuple(arguments.index(name) for name in batch)
+        self.work_positions: tuple[int, ...] = tuple(arguments.index(name) for name in (work or batch[-1:]))
         self.parallel = parallel
         self.cost = cost
         self.calls = calls

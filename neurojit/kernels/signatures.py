@@ -9,7 +9,7 @@ nothing from numba or from the rest of neurojit. A new loop module is added to
 
 import os
 
-from . import convolution, lif, matmul, reservoir
+from . import convolution, lif, matmul, network, reservoir
 from .loop import TYPE_CODES, Loop
 
 try:  # the interpreter's own SHA-256: same digest as hashlib's, without loading OpenSSL (~2.5 ms)
@@ -21,7 +21,7 @@ except ImportError:
         from hashlib import sha256
 
 #: the loop modules, each ending with its ``LOOPS`` declarations
-MODULES = (lif, reservoir, convolution, matmul)
+MODULES = (lif, reservoir, convolution, matmul, network)
 
 #: loop name -> its declaration
 LOOPS: dict[str, Loop] = {loop.name: loop for module in MODULES for loop in module.LOOPS}

@@ -2,7 +2,7 @@
 their shared ridge readout, and locally generated benchmark tasks."""
 
 from .esn import PRESETS, EchoStateNetwork
-from .lsm import LiquidStateMachine, LSMState, NeuronState
+from .lsm import LSM_PRESETS, LiquidStateMachine, LSMState, NeuronState
 from .readout import RidgeReadout
 from .tasks import SpikePatternTask, mackey_glass, mackey_glass_task, narma10, nrmse, spike_pattern_task
 
@@ -10,6 +10,7 @@ __all__ = [
     "EchoStateNetwork",
     "PRESETS",
     "LiquidStateMachine",
+    "LSM_PRESETS",
     "LSMState",
     "NeuronState",
     "RidgeReadout",

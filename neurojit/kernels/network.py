@@ -1,0 +1,489 @@
+"""Sparse, stateful networks of leaky integrate-and-fire neurons (``neurojit.LIFNetwork``).
+
+One loop, ``network_run``, advances a batch of independent rows of one network over the
+steps of a run. Per row and step ``t``, in this order (Brian2's default schedule:
+groups, thresholds, synapses, resets)::
+
+    1. every neuron i:   acc = acc0[i];  acc = acc + coef[k, i] * I[k, i]     (k = 0 .. K-1, old I)
+                         I[k, i] = syn_decay[k] * I[k, i]
+                         a[i] = adapt_decay[i] * a[i]                         (with adaptation)
+                         v[i] = base[i] + ((acc + em[i] * v[i]) + tail[i])    unless refractory
+    2. i spikes where    v[i] > threshold[i] + a[i]  and i is not refractory (ascending i)
+    3. delivery, group after group in the order they were added: every synapse s of a source
+       that spikes at step t (an input channel, or a neuron of step 2), sources ascending,
+       synapses in storage order, adds its weight to I flattened at targets[s] (= k * N + post),
+       or with K = 0 (delta synapses) to v[post] where post is not refractory
+    4. spiking neurons:  v = v_reset[i];  a += adapt_increment[i];  refractory for R[i] steps
+
+The constants (``neuron`` rows ``EM`` ... ``ADAPT_INC``) come from ``neurojit.network``,
+computed in double precision the way Brian2 computes its loop invariants: with
+``acc0 = 0, tail = 0, base = v_rest - v_rest * em`` the update is Brian2's
+``L12 + ((L13*ge + L14*gi) + L15*v)``, with ``acc0 = bias, tail = em * (-v_rest - bias),
+base = v_rest`` its ``El + ((((bias + L13*ge) + L14*gi) + L15*v) + L15*(-El - bias))``.
+
+Refractoriness: the state holds ``refractory[b, i]``, the steps during which neuron ``i``
+is still refractory (its ``v`` frozen, it cannot spike; ``I`` and ``a`` still decay). Inside
+the loop it becomes the step from which the neuron is free again (``until``); a spike at
+step ``t`` sets ``until = t + R``: frozen at ``t + 1 .. t + R - 1``, free to spike again at
+``t + R`` (Brian2's ``lastspike`` rule). The vector pass of step 1 updates every ``v``
+without reading ``until``; the few refractory neurons are kept in a list and get back the
+``v`` they are frozen at right after it (the same numbers as skipping them).
+
+Synapses are stored compressed by source: group ``g`` (``groups[g] = (source kind, offset,
+sources, per_synapse, shift)``: kind 0 input channels, 1 neurons) has the synapses of its
+source ``j`` at ``ptr[offset + j] .. ptr[offset + j + 1] - 1``; synapse ``s`` weighs
+``weights[s + shift]`` when ``per_synapse``, else every synapse of the group weighs
+``group_weights[g]`` (Brian2's ``on_pre='ge += we'`` with a constant: no weight stored).
+Input spikes of row ``b`` at step ``t`` are ``in_index[in_ptr[b, t] .. in_ptr[b, t + 1] - 1]``
+(ascending channels). The loop trusts these arrays completely; ``neurojit.network`` builds
+and checks them.
+
+Output (``record``): 0 events (``ev_step``, ``ev_index`` of row ``b``, ``ev_count[b]`` of them),
+1 dense (``dense[b, t, i]``), 2 counts (``counts[b, i] += 1``). A row stops before a step for
+which its event buffer might not have room (``ev_count[b] + N > capacity``); ``progress[b]``
+says how many steps it has done, and a later call with the same state arrays continues
+from there. State arrays are updated in place, so a run in chunks equals one run bit for bit.
+
+Cost per step: the neuron update (step 1 runs over blocks of ``BLOCK`` neurons whose inner
+loops vectorise and count the block's spikes - indexed with unsigned bounds into whole-row
+arrays: no negative-index checks, and no per-block array views, whose reference counts are
+atomic operations that cost more than the arithmetic; step 2 looks for them only in blocks that
+have one, with a vector loop of flags read back 8 at a time) plus the delivered synaptic
+events. With the same membrane constants for every neuron (``uniform``, the usual case) and
+K <= 2 the update reads them as scalars in one pass per block (a third of the memory traffic
+of per-neuron constants). Rows are independent: ``prange`` over rows in a parallel compile, a
+thread per slice of rows on the AOT backend. A single row of at least ``MIN_BLOCKED`` neurons in
+a parallel compile splits the block pass of each step over the cores instead (one launch per
+step: it pays only with idle cores; ``benchmarks/cuba.py`` measures it).
+"""
+
+import numpy as np
+
+from .loop import ARRAY1, ARRAY2, Loop
+
+prange = range  # rebound to numba.prange by the JIT backend
+
+PARALLEL = False  # True in the JIT backend's parallel compile (with prange = numba.prange)
+BLOCK = 256  # neurons per block of the update (a multiple of 8: spikes are found 8 flags at a time)
+MIN_BLOCKED = 16384  # one row of at least this many neurons: blocks in parallel (a launch per step)
+
+#: rows of the ``neuron`` constants
+EM, BASE, TAIL, ACC0, THRESHOLD, RESET, ADAPT_DECAY, ADAPT_INC = range(8)
+N_CONSTANTS = 8
+#: ``record`` codes
+EVENTS, DENSE, COUNTS = 0, 1, 2
+#: ``groups[g, 0]``: the sources of a synapse group
+FROM_INPUTS, FROM_NEURONS = 0, 1
+#: columns of ``groups``
+KIND, OFFSET, SOURCES, PER_SYNAPSE, SHIFT = range(5)
+GROUP_COLUMNS = 5
+
+
+def network_run(neuron, coef, syn_decay, refractory_steps, adapt, uniform, groups, group_weights, ptr, targets, weights,
+                in_index, record, v, i_syn, adaptation, refractory, progress, ev_count, ev_step, ev_index, dense, counts,
+                in_ptr):
+    """Advance every row of the network from ``progress[b]`` to the last step (see the module docstring).
+
+    ``uniform``: every neuron has the same ``em, base, tail, acc0, coef[:, i], adapt_decay`` (column 0
+    is read as scalars: one pass per block for K <= 2, a third of the memory traffic).
+    """
+    n_batch = v.shape[0]
+    n = v.shape[1]
+    n_types = coef.shape[0]
+    n_steps = in_ptr.shape[1] - 1
+    capacity = ev_step.shape[1]
+    n_groups = groups.shape[0]
+    n_blocks = (n + BLOCK - 1) // BLOCK
+    em = neuron[EM]
+    base = neuron[BASE]
+    tail = neuron[TAIL]
+    acc0 = neuron[ACC0]
+    threshold = neuron[THRESHOLD]
+    v_reset = neuron[RESET]
+    adapt_decay = neuron[ADAPT_DECAY]
+    adapt_inc = neuron[ADAPT_INC]
+    fused = uniform and n_types <= 2 and n > 0
+    if PARALLEL and n_batch == 1 and n >= MIN_BLOCKED:
+        # One row in a parallel compile: the block pass of every step is a prange over neuron
+        # blocks (each block finds its own spikes; they are merged in block order), the rest of
+        # the step runs on one core. A copy of the row loop below with exactly its arithmetic:
+        # edit both together (tests/test_jit_mode.py compares them).
+        b = 0
+        vb = v[b]
+        ib = i_syn[b]
+        ab = adaptation[b]
+        until = refractory[b]
+        acc = np.empty(n, v.dtype)
+        spiking = np.empty(n, np.int64)
+        block_flags = np.zeros((n_blocks, BLOCK), np.uint8)
+        block_spikes = np.empty((n_blocks, BLOCK), np.int64)
+        block_found = np.zeros(n_blocks, np.int64)
+        # The row's currents in a buffer of its own, with room for two types: the fused path's
+        # stand-ins stay 0 where K < 2 (x + 0 * 0 == x). (Choosing between arrays with a
+        # conditional expression instead stops numba's parallel compile from vectorising.)
+        width = max(n_types, 2) * n
+        cur = np.zeros(width, v.dtype)
+        for i in range(n_types * n):
+            cur[i] = ib[i]
+        current0 = cur[0:n]
+        current1 = cur[n:2 * n]
+        zero = np.zeros(1, v.dtype)[0]
+        e = em[0] if fused else zero
+        bs = base[0] if fused else zero
+        tl = tail[0] if fused else zero
+        a0 = acc0[0] if fused else zero
+        ea = adapt_decay[0] if fused else zero
+        k0 = coef[0, 0] if fused and n_types >= 1 else zero
+        k1 = coef[1, 0] if fused and n_types >= 2 else zero
+        d0 = syn_decay[0] if n_types >= 1 else zero
+        d1 = syn_decay[1] if n_types >= 2 else zero
+        t = progress[b]
+        count = ev_count[b]
+        # the refractory neurons (few at any time): their list and the v each is frozen at
+        frozen = np.empty(n, np.int64)
+        frozen_v = np.empty(n, v.dtype)
+        n_frozen = 0
+        for i in range(n):
+            if until[i] > 0:
+                frozen[n_frozen] = i
+                n_frozen += 1
+                frozen_v[i] = vb[i]
+            until[i] += t
+        while t < n_steps:
+            if record == EVENTS and count + n > capacity:
+                break
+            # 1.-2. update every block, find the spikes
+            n_spiking = 0
+            for block in prange(n_blocks):
+                first = block * BLOCK
+                # unsigned bounds: numba then skips its negative-index check and the loops vectorise;
+                # no array views either (each costs two atomic reference counts)
+                lo = np.uint64(first)
+                hi = np.uint64(min(first + BLOCK, n))
+                hits = 0
+                if fused:
+                    if adapt:
+                        for i in range(lo, hi):
+                            x = a0 + k0 * current0[i]
+                            x = x + k1 * current1[i]
+                            current0[i] = d0 * current0[i]
+                            current1[i] = d1 * current1[i]
+                            vi = bs + ((x + e * vb[i]) + tl)
+                            vb[i] = vi
+                            ai = ea * ab[i]
+                            ab[i] = ai
+                            hits += vi > threshold[i] + ai
+                    else:
+                        for i in range(lo, hi):
+                            x = a0 + k0 * current0[i]
+                            x = x + k1 * current1[i]
+                            current0[i] = d0 * current0[i]
+                            current1[i] = d1 * current1[i]
+                            vi = bs + ((x + e * vb[i]) + tl)
+                            vb[i] = vi
+                            hits += vi > threshold[i]
+                else:
+                    for i in range(lo, hi):
+                        acc[i] = acc0[i]
+                    for k in range(n_types):
+                        offset = np.uint64(k * n)
+                        dk = syn_decay[k]
+                        for i in range(lo, hi):
+                            acc[i] = acc[i] + coef[k, i] * cur[offset + i]
+                            cur[offset + i] = dk * cur[offset + i]
+                    if adapt:
+                        for i in range(lo, hi):
+                            vi = base[i] + ((acc[i] + em[i] * vb[i]) + tail[i])
+                            vb[i] = vi
+                            ai = adapt_decay[i] * ab[i]
+                            ab[i] = ai
+                            hits += vi > threshold[i] + ai
+                    else:
+                        for i in range(lo, hi):
+                            vi = base[i] + ((acc[i] + em[i] * vb[i]) + tail[i])
+                            vb[i] = vi
+                            hits += vi > threshold[i]
+                found = 0
+                if hits:  # the few blocks with a spike: flags (a vector loop), then 8 at a time
+                    flags = block_flags[block]
+                    words = flags.view(np.uint64)
+                    if adapt:
+                        for i in range(lo, hi):
+                            flags[i - lo] = (until[i] <= t) & (vb[i] > threshold[i] + ab[i])
+                    else:
+                        for i in range(lo, hi):
+                            flags[i - lo] = (until[i] <= t) & (vb[i] > threshold[i])
+                    size = min(BLOCK, n - first)
+                    for i in range(size, (size + 7) // 8 * 8):
+                        flags[i] = 0
+                    for w in range((size + 7) // 8):
+                        if words[w]:
+                            for i in range(8 * w, 8 * w + 8):
+                                if flags[i]:
+                                    block_spikes[block, found] = first + i
+                                    found += 1
+                block_found[block] = found
+            for block in range(n_blocks):  # the spikes in ascending order, as the serial loop finds them
+                for q in range(block_found[block]):
+                    spiking[n_spiking] = block_spikes[block, q]
+                    n_spiking += 1
+            # refractory neurons: v was updated with the others, put back what it was frozen at
+            q = 0
+            while q < n_frozen:
+                i = frozen[q]
+                if until[i] <= t:  # free from this step on: its update stands
+                    n_frozen -= 1
+                    frozen[q] = frozen[n_frozen]
+                else:
+                    vb[i] = frozen_v[i]
+                    q += 1
+            # record
+            if record == EVENTS:
+                for q in range(n_spiking):
+                    ev_step[b, count] = t
+                    ev_index[b, count] = spiking[q]
+                    count += 1
+            elif record == DENSE:
+                for q in range(n_spiking):
+                    dense[b, t, spiking[q]] = True
+            else:
+                for q in range(n_spiking):
+                    counts[b, spiking[q]] += 1
+            # 3. delivery
+            first_input = in_ptr[b, t]
+            last_input = in_ptr[b, t + 1]
+            for g in range(n_groups):
+                offset = groups[g, 1]
+                from_neurons = groups[g, 0] == FROM_NEURONS
+                per_synapse = groups[g, 3] != 0
+                shift = groups[g, 4]
+                w = group_weights[g]
+                n_sources = n_spiking if from_neurons else last_input - first_input
+                for q in range(n_sources):
+                    j = spiking[q] if from_neurons else in_index[first_input + q]
+                    start = ptr[offset + j]
+                    stop = ptr[offset + j + 1]
+                    if n_types:
+                        if per_synapse:
+                            for s in range(start, stop):
+                                cur[targets[s]] += weights[s + shift]
+                        else:
+                            for s in range(start, stop):
+                                cur[targets[s]] += w
+                    else:  # delta synapses: onto v, not while the target is refractory
+                        for s in range(start, stop):
+                            post = targets[s]
+                            if until[post] <= t:
+                                vb[post] += weights[s + shift] if per_synapse else w
+            # 4. reset
+            for q in range(n_spiking):
+                i = spiking[q]
+                vb[i] = v_reset[i]
+                if adapt:
+                    ab[i] += adapt_inc[i]
+                until[i] = t + refractory_steps[i]
+                if until[i] > t + 1:  # refractory from the next step on, v frozen at v_reset
+                    frozen[n_frozen] = i
+                    n_frozen += 1
+                    frozen_v[i] = vb[i]
+            t += 1
+        for i in range(n):
+            until[i] = max(until[i] - t, 0)
+        for i in range(n_types * n):
+            ib[i] = cur[i]
+        progress[b] = t
+        ev_count[b] = count
+
+        return
+    for b in prange(n_batch):
+        vb = v[b]
+        ib = i_syn[b]
+        ab = adaptation[b]
+        until = refractory[b]
+        acc = np.empty(n, v.dtype)
+        spiking = np.empty(n, np.int64)
+        flags = np.zeros(BLOCK, np.uint8)
+        words = flags.view(np.uint64)
+        # The row's currents in a buffer of its own, with room for two types: the fused path's
+        # stand-ins stay 0 where K < 2 (x + 0 * 0 == x). (Choosing between arrays with a
+        # conditional expression instead stops numba's parallel compile from vectorising.)
+        width = max(n_types, 2) * n
+        cur = np.zeros(width, v.dtype)
+        for i in range(n_types * n):
+            cur[i] = ib[i]
+        current0 = cur[0:n]
+        current1 = cur[n:2 * n]
+        zero = np.zeros(1, v.dtype)[0]
+        e = em[0] if fused else zero
+        bs = base[0] if fused else zero
+        tl = tail[0] if fused else zero
+        a0 = acc0[0] if fused else zero
+        ea = adapt_decay[0] if fused else zero
+        k0 = coef[0, 0] if fused and n_types >= 1 else zero
+        k1 = coef[1, 0] if fused and n_types >= 2 else zero
+        d0 = syn_decay[0] if n_types >= 1 else zero
+        d1 = syn_decay[1] if n_types >= 2 else zero
+        t = progress[b]
+        count = ev_count[b]
+        # the refractory neurons (few at any time): their list and the v each is frozen at
+        frozen = np.empty(n, np.int64)
+        frozen_v = np.empty(n, v.dtype)
+        n_frozen = 0
+        for i in range(n):
+            if until[i] > 0:
+                frozen[n_frozen] = i
+                n_frozen += 1
+                frozen_v[i] = vb[i]
+            until[i] += t
+        while t < n_steps:
+            if record == EVENTS and count + n > capacity:
+                break
+            # 1.-2. update every block, find the spikes
+            n_spiking = 0
+            for block in range(n_blocks):
+                first = block * BLOCK
+                # unsigned bounds: numba then skips its negative-index check and the loops vectorise;
+                # no array views either (each costs two atomic reference counts)
+                lo = np.uint64(first)
+                hi = np.uint64(min(first + BLOCK, n))
+                hits = 0
+                if fused:
+                    if adapt:
+                        for i in range(lo, hi):
+                            x = a0 + k0 * current0[i]
+                            x = x + k1 * current1[i]
+                            current0[i] = d0 * current0[i]
+                            current1[i] = d1 * current1[i]
+                            vi = bs + ((x + e * vb[i]) + tl)
+                            vb[i] = vi
+                            ai = ea * ab[i]
+                            ab[i] = ai
+                            hits += vi > threshold[i] + ai
+                    else:
+                        for i in range(lo, hi):
+                            x = a0 + k0 * current0[i]
+                            x = x + k1 * current1[i]
+                            current0[i] = d0 * current0[i]
+                            current1[i] = d1 * current1[i]
+                            vi = bs + ((x + e * vb[i]) + tl)
+                            vb[i] = vi
+                            hits += vi > threshold[i]
+                else:
+                    for i in range(lo, hi):
+                        acc[i] = acc0[i]
+                    for k in range(n_types):
+                        offset = np.uint64(k * n)
+                        dk = syn_decay[k]
+                        for i in range(lo, hi):
+                            acc[i] = acc[i] + coef[k, i] * cur[offset + i]
+                            cur[offset + i] = dk * cur[offset + i]
+                    if adapt:
+                        for i in range(lo, hi):
+                            vi = base[i] + ((acc[i] + em[i] * vb[i]) + tail[i])
+                            vb[i] = vi
+                            ai = adapt_decay[i] * ab[i]
+                            ab[i] = ai
+                            hits += vi > threshold[i] + ai
+                    else:
+                        for i in range(lo, hi):
+                            vi = base[i] + ((acc[i] + em[i] * vb[i]) + tail[i])
+                            vb[i] = vi
+                            hits += vi > threshold[i]
+                if hits:  # the few blocks with a spike: flags (a vector loop), then 8 at a time
+                    if adapt:
+                        for i in range(lo, hi):
+                            flags[i - lo] = (until[i] <= t) & (vb[i] > threshold[i] + ab[i])
+                    else:
+                        for i in range(lo, hi):
+                            flags[i - lo] = (until[i] <= t) & (vb[i] > threshold[i])
+                    size = min(BLOCK, n - first)
+                    for i in range(size, (size + 7) // 8 * 8):
+                        flags[i] = 0
+                    for w in range((size + 7) // 8):
+                        if words[w]:
+                            for i in range(8 * w, 8 * w + 8):
+                                if flags[i]:
+                                    spiking[n_spiking] = first + i
+                                    n_spiking += 1
+            # refractory neurons: v was updated with the others, put back what it was frozen at
+            q = 0
+            while q < n_frozen:
+                i = frozen[q]
+                if until[i] <= t:  # free from this step on: its update stands
+                    n_frozen -= 1
+                    frozen[q] = frozen[n_frozen]
+                else:
+                    vb[i] = frozen_v[i]
+                    q += 1
+            # record
+            if record == EVENTS:
+                for q in range(n_spiking):
+                    ev_step[b, count] = t
+                    ev_index[b, count] = spiking[q]
+                    count += 1
+            elif record == DENSE:
+                for q in range(n_spiking):
+                    dense[b, t, spiking[q]] = True
+            else:
+                for q in range(n_spiking):
+                    counts[b, spiking[q]] += 1
+            # 3. delivery
+            first_input = in_ptr[b, t]
+            last_input = in_ptr[b, t + 1]
+            for g in range(n_groups):
+                offset = groups[g, 1]
+                from_neurons = groups[g, 0] == FROM_NEURONS
+                per_synapse = groups[g, 3] != 0
+                shift = groups[g, 4]
+                w = group_weights[g]
+                n_sources = n_spiking if from_neurons else last_input - first_input
+                for q in range(n_sources):
+                    j = spiking[q] if from_neurons else in_index[first_input + q]
+                    start = ptr[offset + j]
+                    stop = ptr[offset + j + 1]
+                    if n_types:
+                        if per_synapse:
+                            for s in range(start, stop):
+                                cur[targets[s]] += weights[s + shift]
+                        else:
+                            for s in range(start, stop):
+                                cur[targets[s]] += w
+                    else:  # delta synapses: onto v, not while the target is refractory
+                        for s in range(start, stop):
+                            post = targets[s]
+                            if until[post] <= t:
+                                vb[post] += weights[s + shift] if per_synapse else w
+            # 4. reset
+            for q in range(n_spiking):
+                i = spiking[q]
+                vb[i] = v_reset[i]
+                if adapt:
+                    ab[i] += adapt_inc[i]
+                until[i] = t + refractory_steps[i]
+                if until[i] > t + 1:  # refractory from the next step on, v frozen at v_reset
+                    frozen[n_frozen] = i
+                    n_frozen += 1
+                    frozen_v[i] = vb[i]
+            t += 1
+        for i in range(n):
+            until[i] = max(until[i] - t, 0)
+        for i in range(n_types * n):
+            ib[i] = cur[i]
+        progress[b] = t
+        ev_count[b] = count
+
+
+LOOPS = (
+    Loop(
+        network_run,
+        neuron=ARRAY2, coef=ARRAY2, syn_decay=ARRAY1, refractory_steps="i8[::1]", adapt="b1", uniform="b1",
+        groups="i8[:,::1]", group_weights=ARRAY1,
+        ptr="i8[::1]", targets="u4[::1]", weights=ARRAY1, in_index="u4[::1]", record="i8",
+        v=ARRAY2, i_syn=ARRAY2, adaptation=ARRAY2, refractory="i8[:,::1]", progress="i8[::1]",
+        ev_count="i8[::1]", ev_step="i4[:,::1]", ev_index="i4[:,::1]", dense="b1[:,:,::1]", counts="i8[:,::1]",
+        in_ptr="i8[:,::1]",
+        batch=("v", "i_syn", "adaptation", "refractory", "progress", "ev_count", "ev_step", "ev_index", "dense",
+               "counts", "in_ptr"),
+        work=("in_ptr", "v"), parallel=True, cost=(3.0, 2.0),
+    ),
+)
