@@ -28,7 +28,7 @@ from .performance import __all__ as _api
 
 __all__ = [
     "__version__", "BackendUnavailableError", "FallbackWarning", "CacheWarning", *_api,
-    "EchoStateNetwork", "LiquidStateMachine", "LIFNetwork", "LIFState", "SpikeEvents",
+    "EchoStateNetwork", "LiquidStateMachine", "LIFNetwork", "LIFState", "SpikeEvents", "STDP",
 ]
 
 
@@ -42,6 +42,7 @@ _LAZY = {
     "LIFNetwork": ("network", "LIFNetwork"),
     "LIFState": ("network", "LIFState"),
     "SpikeEvents": ("network", "SpikeEvents"),
+    "STDP": ("network", "STDP"),
 }
 
 

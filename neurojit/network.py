@@ -21,7 +21,7 @@ import numpy as np
 from .kernels.network import (ACC0, ADAPT_DECAY, ADAPT_INC, BASE, EM, FROM_INPUTS, FROM_NEURONS, GROUP_COLUMNS,
                               N_CONSTANTS, RESET, TAIL, THRESHOLD)
 
-__all__ = ["LIFNetwork", "LIFState", "SpikeEvents"]
+__all__ = ["LIFNetwork", "LIFState", "STDP", "SpikeEvents"]
 
 #: synapses converted per chunk when a group is built (bounds the transient memory)
 BUILD_CHUNK = 1 << 20
@@ -142,6 +142,66 @@ class SpikeEvents:
         return f"SpikeEvents({len(self)} spikes, shape (B, T, N) = {self.shape})"
 
 
+# -- plasticity ---------------------------------------------------------------------------
+
+
+def _stdp_number(name: str, value: Any, *, positive: bool = False) -> float:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"STDP: {name} must be a real number, got {type(value).__name__}")
+    value = float(value)
+    if math.isnan(value):
+        raise ValueError(f"STDP: {name} must not be NaN")
+    if positive and not (math.isfinite(value) and value > 0):
+        raise ValueError(f"STDP: {name} must be a finite time constant > 0, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class STDP:
+    """Pair-based additive STDP with all-to-all traces (API.md section 8; Song, Miller & Abbott
+    2000, Brian2's ``examples/synapses/STDP.py``), for ``plasticity=`` of :meth:`LIFNetwork.connect`
+    and :meth:`LIFNetwork.connect_input`.
+
+    Parameters
+    ----------
+    tau_pre, tau_post : float
+        Time constants of the traces ``A_pre`` and ``A_post`` (> 0, finite).
+    a_pre, a_post : float
+        Added to ``A_pre`` at each presynaptic spike, to ``A_post`` at each postsynaptic spike.
+    w_min, w_max : float
+        The weights stay in ``[w_min, w_max]`` (``w_max`` may be ``inf``).
+
+    Notes
+    -----
+    Every synapse keeps its own traces, decayed lazily at its events as Brian2's event-driven
+    variables are, ``A *= exp((1/tau) * -(t - t_last))`` (``t = step * dt``), so that a run
+    reproduces Brian2's numbers bit for bit. In step 3, for a spike delivered over the synapse:
+    ``I += w`` (the weight before this update), ``A_pre += a_pre``,
+    ``w = clip(w + A_post, w_min, w_max)``; then for each spiking neuron, over its plastic
+    incoming synapses: ``A_post += a_post``, ``w = clip(w + A_pre, w_min, w_max)``.
+    """
+
+    tau_pre: float
+    tau_post: float
+    a_pre: float
+    a_post: float
+    w_min: float = 0.0
+    w_max: float = math.inf
+
+    def __post_init__(self):
+        for name in ("tau_pre", "tau_post"):
+            object.__setattr__(self, name, _stdp_number(name, getattr(self, name), positive=True))
+        for name in ("a_pre", "a_post", "w_min", "w_max"):
+            object.__setattr__(self, name, _stdp_number(name, getattr(self, name)))
+        for name in ("a_pre", "a_post"):
+            if not math.isfinite(getattr(self, name)):
+                raise ValueError(f"STDP: {name} must be finite, got {getattr(self, name)}")
+        if self.w_min > self.w_max:
+            raise ValueError(f"STDP: w_min = {self.w_min} must be <= w_max = {self.w_max}")
+        if self.w_min == math.inf or self.w_max == -math.inf:
+            raise ValueError(f"STDP: [w_min, w_max] = [{self.w_min}, {self.w_max}] holds no finite weight")
+
+
 # -- the state ----------------------------------------------------------------------------
 
 
@@ -160,10 +220,15 @@ class LIFState:
     adaptation : numpy.ndarray, shape (B, N)
         Threshold adaptation ``a`` (zeros without ``tau_adapt``).
     traces : tuple
-        STDP traces of plastic groups (none yet).
+        STDP traces, one ``(a_pre, a_post, last)`` per plastic group in the order the groups were
+        added, each ``(B, n_synapses)``: the traces ``A_pre``, ``A_post`` and the step (counted
+        from the first run, see ``step``) of each synapse's last event.
     weights : tuple of numpy.ndarray
         One array per synapse group, in the order they were added: a static group's weights
-        are the network's own read-only array, shared by every state and row.
+        are the network's own read-only array, shared by every state and row; a plastic group's
+        are ``(B, n_synapses)``, each row its own.
+    step : numpy.ndarray of int64, shape (B,)
+        Steps run since the initial state (the clock of the STDP traces' decay).
     """
 
     v: np.ndarray
@@ -173,6 +238,7 @@ class LIFState:
     traces: tuple = ()
     weights: tuple = ()
     network: int = field(default=0, repr=False)  # the token of the network (and connections) it belongs to
+    step: Any = None
 
     @property
     def batch(self) -> int:
@@ -397,6 +463,8 @@ class LIFNetwork:
         #: per group: (start in _weights, synapses, its one weight or None for per-synapse weights)
         self._group_synapses: list[tuple[int, int, float | None]] = []
         self._weight_views: tuple[np.ndarray, ...] = ()
+        self._plasticity: list[STDP | None] = []
+        self._build_plasticity()
         self._token = int.from_bytes(os.urandom(8), "little") | 1
 
     # -- synapses ------------------------------------------------------------------------
@@ -428,8 +496,9 @@ class LIFNetwork:
         weight : float or array_like, shape (S,)
         syn_type : int or array_like of int, shape (S,)
             The current each synapse feeds, in ``[0, K)`` (0 with delta synapses, ``K = 0``).
-        plasticity : None
-            STDP (API.md section 8) is not implemented yet.
+        plasticity : STDP, optional
+            Pair-based STDP on this group (API.md section 8; needs per-synapse weights in
+            ``[w_min, w_max]``): the weights then live in ``state.weights[index]``, ``(B, S)``.
         """
         return self._add(FROM_NEURONS, self.n_neurons, pre, post, weight, syn_type, plasticity)
 
@@ -449,9 +518,8 @@ class LIFNetwork:
         return index
 
     def _add(self, kind, n_pre, pre, post, weight, syn_type, plasticity) -> int:
-        if plasticity is not None:
-            raise NotImplementedError("plasticity (STDP, API.md section 8) is not implemented yet; "
-                                      "pass plasticity=None for static synapses")
+        if plasticity is not None and not isinstance(plasticity, STDP):
+            raise TypeError(f"plasticity must be None or a neurojit.STDP, got {type(plasticity).__name__}")
         n, k = self.n_neurons, self.n_types
         if (k or 1) * n > _MAX_TARGETS:
             raise ValueError(f"K * N = {k * n} synaptic targets exceed the 2**32 the storage indexes")
@@ -464,6 +532,9 @@ class LIFNetwork:
         else:
             count, group_ptr, fill, scalar = self._index_parts(pre, post, weight, n_pre, sources)
             types = self._types(syn_type, count, matrix=False)
+        if plasticity is not None and scalar is not None:
+            raise ValueError("plasticity needs a weight per synapse: weight is one scalar shared by the group "
+                             "(pass an array, e.g. np.full(len(pre), weight))")
         # the new storage: the old groups' arrays followed by this group's, built in place
         # (the only transient copy: the old groups', while they move)
         old, old_weights = self.n_synapses, self._weights.size
@@ -473,12 +544,20 @@ class LIFNetwork:
         targets[:old] = self._targets
         weights[:old_weights] = self._weights
         fill(targets[old:], weights[old_weights:] if per_synapse else None, types)
+        if plasticity is not None:
+            initial = weights[old_weights:]
+            dtype_rule = self.dtype.type
+            if count and (initial.min() < dtype_rule(plasticity.w_min) or initial.max() > dtype_rule(plasticity.w_max)):
+                raise ValueError(f"weight must be in [w_min, w_max] = [{plasticity.w_min}, {plasticity.w_max}] of "
+                                 f"plasticity, got values in [{initial.min()}, {initial.max()}]")
         ptr = np.concatenate((self._ptr, group_ptr + old))
         group = np.array([[kind, self._ptr.size, n_pre, per_synapse, old_weights - old]], np.int64)
         self._ptr, self._targets, self._weights = ptr, targets, weights
         self._groups = np.concatenate((self._groups, group))
         self._group_weights = np.append(self._group_weights, self.dtype.type(0 if per_synapse else scalar))
         self._group_synapses.append((old_weights, count, scalar))
+        self._plasticity.append(plasticity)
+        self._build_plasticity()
         views = []
         for start, size, value in self._group_synapses:
             if value is None:
@@ -490,6 +569,42 @@ class LIFNetwork:
         self._weight_views = tuple(views)
         self._token = int.from_bytes(os.urandom(8), "little") | 1  # states made before this call no longer fit
         return self.n_groups - 1
+
+    def _build_plasticity(self) -> None:
+        """The loop's STDP arrays: per group (plastic, shift), rates, amplitudes; the plastic synapses by target."""
+        g = self.n_groups
+        plastic = np.zeros((g, 2), np.int64)
+        rates = np.zeros((g, 2), np.float64)
+        amps = np.zeros((g, 4), self.dtype)
+        #: per plastic group: (group index, first plastic index, synapses)
+        self._plastic_groups: list[tuple[int, int, int]] = []
+        size = 0
+        by_target, groups_of = [], []
+        for index, (rule, (start, count, _)) in enumerate(zip(self._plasticity, self._group_synapses)):
+            if rule is None:
+                continue
+            first_synapse = int(self._ptr[self._groups[index, 1]])
+            plastic[index] = (1, size - first_synapse)
+            rates[index] = (1.0 / rule.tau_pre, 1.0 / rule.tau_post)
+            amps[index] = (rule.a_pre, rule.a_post, rule.w_min, rule.w_max)
+            self._plastic_groups.append((index, size, count))
+            post = self._targets[first_synapse:first_synapse + count].astype(np.int64) % max(self.n_neurons, 1)
+            by_target.append(post)
+            groups_of.append((np.full(count, index, np.int64), np.arange(size, size + count, dtype=np.int64)))
+            size += count
+        self._n_plastic = size
+        self._plastic = plastic
+        self._stdp_rates = rates.view(np.int64)
+        self._stdp_amps = amps
+        if self._plastic_groups:
+            post = np.concatenate(by_target)
+            order = np.argsort(post, kind="stable")
+            self._post_syn = np.concatenate([p for _, p in groups_of])[order]
+            self._post_grp = np.concatenate([q for q, _ in groups_of])[order]
+            self._post_ptr = np.zeros(self.n_neurons + 1, np.int64)
+            np.cumsum(np.bincount(post, minlength=self.n_neurons), out=self._post_ptr[1:])
+        else:
+            self._post_ptr = self._post_syn = self._post_grp = np.zeros(0, np.int64)
 
     def _types(self, syn_type: Any, count: int, *, matrix: bool) -> Any:
         """``syn_type`` checked: an int, or (index arrays only) an array of ``count`` ints in ``[0, K)``."""
@@ -654,8 +769,15 @@ class LIFNetwork:
         v = np.array(values, dtype=self.dtype)
         if not np.isfinite(v).all():
             raise ValueError(f"v must be finite in {self.dtype.name}")
+        weights = list(self._weight_views)
+        traces = []
+        for index, _, count in self._plastic_groups:  # each row its own weights and traces
+            weights[index] = np.repeat(self._weight_views[index][None], batch, axis=0)
+            traces.append((np.zeros((batch, count), self.dtype), np.zeros((batch, count), self.dtype),
+                           np.zeros((batch, count), np.int64)))
         return LIFState(v, np.zeros((batch, self.n_types, self.n_neurons), self.dtype), np.zeros(shape, np.int64),
-                        np.zeros(shape, self.dtype), (), self._weight_views, self._token)
+                        np.zeros(shape, self.dtype), tuple(traces), tuple(weights), self._token,
+                        np.zeros(batch, np.int64))
 
     def _check_state(self, state: Any) -> LIFState:
         if not isinstance(state, LIFState):
@@ -671,8 +793,21 @@ class LIFNetwork:
             if batch is None or np.shape(value) != shape:
                 raise ValueError(f"state.{name} must be {shape if batch is not None else '(B, N)'}, "
                                  f"got shape {np.shape(value)}")
-        if len(state.weights) != self.n_groups or any(w is not m for w, m in zip(state.weights, self._weight_views)):
+        plastic = {index for index, _, _ in self._plastic_groups}
+        if len(state.weights) != self.n_groups or any(w is not m for i, (w, m) in enumerate(
+                zip(state.weights, self._weight_views)) if i not in plastic):
             raise ValueError("state.weights are not this network's synapse groups")
+        if len(state.traces) != len(self._plastic_groups):
+            raise ValueError(f"state.traces must hold one (a_pre, a_post, last) per plastic group "
+                             f"({len(self._plastic_groups)}), got {len(state.traces)}")
+        for (index, _, count), traces in zip(self._plastic_groups, state.traces):
+            if np.shape(state.weights[index]) != (batch, count):
+                raise ValueError(f"state.weights[{index}] (plastic) must be {(batch, count)}, got "
+                                 f"{np.shape(state.weights[index])}")
+            if len(traces) != 3 or any(np.shape(x) != (batch, count) for x in traces):
+                raise ValueError(f"state.traces of group {index} must be (a_pre, a_post, last), each {(batch, count)}")
+        if state.step is not None and np.shape(state.step) != (batch,):
+            raise ValueError(f"state.step must be ({batch},), got shape {np.shape(state.step)}")
         return state
 
     def _inputs(self, inputs: Any, batch: int | None) -> tuple[np.ndarray, np.ndarray, int]:
@@ -732,6 +867,25 @@ class LIFNetwork:
         in_ptr = np.searchsorted(step_key, bounds, side="left").astype(np.int64)
         return in_ptr, i.astype(np.uint32), batch
 
+    def _plastic_arguments(self, state: LIFState) -> tuple:
+        """The STDP arguments of the ``network_run`` kernel for ``state`` (empty arrays without plasticity)."""
+        dtype, batch = self.dtype, state.batch
+        plastic = self._plastic_groups
+        if not plastic:
+            none = np.zeros((0, 0), dtype)
+            return (np.zeros((0, 2), np.int64), np.zeros((0, 2), np.int64), np.zeros((0, 4), dtype), self._post_ptr,
+                    self._post_syn, self._post_grp, self.dt, none, none, none, np.zeros((0, 0), np.int64),
+                    np.zeros(0, np.int64))
+
+        def joined(arrays, kind):
+            return np.ascontiguousarray(np.concatenate([np.asarray(a, kind) for a in arrays], axis=1))
+
+        clock = np.zeros(batch, np.int64) if state.step is None else _steps_left(state.step, "state.step")
+        return (self._plastic, self._stdp_rates, self._stdp_amps, self._post_ptr, self._post_syn, self._post_grp,
+                self.dt, joined([state.weights[index] for index, _, _ in plastic], dtype),
+                joined([t[0] for t in state.traces], dtype), joined([t[1] for t in state.traces], dtype),
+                joined([_steps_left(t[2], "state.traces (last)") for t in state.traces], np.int64), clock)
+
     def run(self, inputs: Any, state: LIFState | None = None, *, record: str = "events"):
         """Run the network over the steps of ``inputs``.
 
@@ -761,11 +915,20 @@ class LIFNetwork:
         if state is None:
             state = self.initial_state(batch)
         dtype = self.dtype
-        output, v, i_syn, adaptation, refractory = self._kernel(
+        extra = self._plastic_arguments(state)
+        clock = extra[-1] if extra[-1].size else np.zeros(batch, np.int64)
+        plastic = self._plastic_groups
+        output, v, i_syn, adaptation, refractory, pw, a_pre, a_post, last = self._kernel(
             self._neuron, self._coef, self._syn_decay, self._refractory_steps, self._groups, self._group_weights,
             self._ptr, self._targets, self._weights, in_ptr, in_index, np.asarray(state.v, dtype), np.asarray(state.i_syn, dtype),
-            np.asarray(state.adaptation, dtype), _steps_left(state.refractory), record)
-        new_state = LIFState(v, i_syn, refractory, adaptation, state.traces, self._weight_views, self._token)
+            np.asarray(state.adaptation, dtype), _steps_left(state.refractory), *extra, record)
+        weights, traces = list(self._weight_views), []
+        for index, first, count in plastic:
+            part = slice(first, first + count)
+            weights[index] = pw[:, part]
+            traces.append((a_pre[:, part], a_post[:, part], last[:, part]))
+        new_state = LIFState(v, i_syn, refractory, adaptation, tuple(traces), tuple(weights), self._token,
+                             clock + (in_ptr.shape[1] - 1))
         if record == "events":
             b, t, i = output
             output = SpikeEvents(t, i, b, n_steps=in_ptr.shape[1] - 1, n_channels=self.n_neurons, n_batch=batch)
@@ -776,10 +939,10 @@ class LIFNetwork:
                 f"{self.n_synapses} synapses, {self.dtype.name})")
 
 
-def _steps_left(refractory: Any) -> np.ndarray:
+def _steps_left(refractory: Any, name: str = "state.refractory") -> np.ndarray:
     array = np.asarray(refractory)
     if array.dtype.kind not in "iu":
-        raise TypeError(f"state.refractory must hold integers (steps left), got dtype {array.dtype}")
+        raise TypeError(f"{name} must hold integers (steps), got dtype {array.dtype}")
     if array.size and int(array.min()) < 0:
-        raise ValueError("state.refractory must be >= 0 (steps left)")
+        raise ValueError(f"{name} must be >= 0 (steps)")
     return array

@@ -224,7 +224,7 @@ def _loop_inputs(loop: str, dtype, rng, scale: int = 1):
         return (a, b), np.empty((a.shape[0], b.shape[1]), dtype)
     if loop == "network_run":  # a recurrent network with inputs, per-neuron bias and adaptation
         from neurojit import JITCompiler, JITConfig
-        from neurojit.network import LIFNetwork
+        from neurojit.network import STDP, LIFNetwork
 
         n, n_in, steps = 100 * scale, 40, 100 * scale
         net = LIFNetwork(n, dt=1e-4, tau_m=0.02, v_rest=-0.052, v_reset=-0.06, v_threshold=-0.05, refractory=2e-3,
@@ -234,6 +234,8 @@ def _loop_inputs(loop: str, dtype, rng, scale: int = 1):
         net.connect(pre, post, 1e-3, syn_type=rng.integers(0, 2, pre.size))
         pre, post = np.nonzero(rng.random((n_in, n)) < 0.1)
         net.connect_input(n_in, pre, post, rng.uniform(0, 3e-3, pre.size))
+        pre, post = np.nonzero(rng.random((n, n)) < min(0.05, 20 / n))  # STDP on a recurrent group
+        net.connect(pre, post, rng.uniform(0, 1e-3, pre.size), plasticity=STDP(0.02, 0.01, 1e-4, -1.1e-4, 0.0, 1e-3))
         in_ptr, in_index, batch = net._inputs(rng.random((2, steps, n_in)) < 0.02, None)
         state = net.initial_state(2, v=rng.uniform(-0.06, -0.05, (2, n)))
         capacity = 64 * n  # a row whose events outgrow it stops early (on every backend alike)
@@ -242,6 +244,10 @@ def _loop_inputs(loop: str, dtype, rng, scale: int = 1):
                 state.i_syn.reshape(2, -1), state.adaptation, state.refractory, np.zeros(2, np.int64),
                 np.zeros(2, np.int64), np.zeros((2, capacity), np.int32), np.zeros((2, capacity), np.int32),
                 np.zeros((2, 0, 0), bool), np.zeros((2, 0), np.int64), in_ptr)
+        plastic, rates, amps, post_ptr, post_syn, post_grp, dt, pw, a_pre, a_post, last, _ = \
+            net._plastic_arguments(state)
+        args += (plastic, rates.view(np.float64), amps, post_ptr, post_syn, post_grp, dt, pw, a_pre, a_post, last,
+                 np.array([0, 7], np.int64))  # row 1 starts at absolute step 7
         return args, None
     raise AssertionError(loop)
 
@@ -266,7 +272,7 @@ def test_every_variant_agrees_with_numpy(variant, dtype, loop, rng):
     if loop in ("lif_run", "binary_nonzeros"):
         np.testing.assert_array_equal(got, expected)
     elif loop == "network_run":  # the state and the spike events, bit for bit
-        assert len(got) == len(expected) and got[-7][:].min() > 0  # every row did some steps
+        assert len(got) == len(expected) and got[-18][:].min() > 0  # every row did some steps (progress)
         for a, b in zip(got, expected):
             np.testing.assert_array_equal(a, b)
     else:

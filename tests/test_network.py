@@ -601,7 +601,7 @@ def test_bad_connections_are_refused_by_name(python_compiler):
         ((np.array([0, 1]), np.array([1, 2]), 0.1), dict(syn_type=-1), ValueError, "syn_type must be in"),
         ((np.array([0, 1]), np.array([1, 2]), 0.1), dict(syn_type=np.array([0, 5])), ValueError, "syn_type must be in"),
         ((np.array([0, 1]), np.array([1, 2]), 0.1), dict(syn_type=np.array([0])), ValueError, r"syn_type must be an int or \(2,\)"),
-        ((np.array([0, 1]), np.array([1, 2]), 0.1), dict(plasticity=object()), NotImplementedError, "STDP"),
+        ((np.array([0, 1]), np.array([1, 2]), 0.1), dict(plasticity=object()), TypeError, "plasticity must be None or a neurojit.STDP"),
         ((np.array([0, 1]), np.array([1, 2])), {}, TypeError, "give pre, post and weight"),
         ((np.ones((10, 9)),), {}, ValueError, r"pre must be a \(neurons, neurons\) = \(10, 10\) matrix"),
         ((np.array([0, 1]),), {}, TypeError, "pre must be an index array"),
@@ -682,6 +682,8 @@ def test_the_kernel_refuses_arrays_that_would_send_the_loop_out_of_bounds(python
                 groups=net._groups, group_weights=net._group_weights, ptr=net._ptr, targets=net._targets,
                 weights=net._weights, in_ptr=in_ptr, in_index=in_index, v=state.v, i_syn=state.i_syn,
                 adaptation=state.adaptation, refractory=state.refractory)
+    args.update(zip(("plastic", "stdp_rates", "stdp_amps", "post_ptr", "post_syn", "post_grp", "dt", "plastic_weights",
+                     "a_pre", "a_post", "last", "clock"), net._plastic_arguments(state)))
     kernel(**args)
     bad = {
         "ptr": (net._ptr + 1, "ptr must be non-decreasing"),
@@ -718,7 +720,8 @@ def test_a_batch_split_over_threads_equals_one_call(rng, monkeypatch):
     in_ptr, in_index, _ = net._inputs(spikes, 5)
     state = net.initial_state(5, v=v0)
     args = (net._neuron, net._coef, net._syn_decay, net._refractory_steps, net._groups, net._group_weights, net._ptr,
-            net._targets, net._weights, in_ptr, in_index, state.v, state.i_syn, state.adaptation, state.refractory)
+            net._targets, net._weights, in_ptr, in_index, state.v, state.i_syn, state.adaptation, state.refractory,
+            *net._plastic_arguments(state))
     calls = []
 
     class Counting:

@@ -6,6 +6,8 @@ order as the compiled loops (``numpy.add.reduce`` along the leading axis adds ro
 after another), so the spiking kernels agree bit for bit with them.
 """
 
+import math
+
 import numpy as np
 
 from ..kernels import signatures
@@ -109,7 +111,7 @@ def _synapses_of(sources, ptr, offset):
 
 def network_run(neuron, coef, syn_decay, refractory_steps, adapt, uniform, groups, group_weights, ptr, targets, weights,
                 in_index, record, v, i_syn, adaptation, refractory, progress, ev_count, ev_step, ev_index, dense, counts,
-                in_ptr):
+                in_ptr, plastic, rates, amps, post_ptr, post_syn, post_grp, dt, pw, apre, apost, last, clock):
     # Row by row (each may stop at its own step when its event buffer is full), vectorised over
     # neurons; the same operations in the same order as the loop (``uniform`` only picks the
     # loop's faster path to the same numbers). np.add.at adds the synaptic
@@ -153,14 +155,32 @@ def network_run(neuron, coef, syn_decay, refractory_steps, adapt, uniform, group
                 else:
                     counts[b, spiking] += 1
                 inputs = in_index[in_ptr[b, t]:in_ptr[b, t + 1]].astype(np.int64)
-                for (source, offset, _, per_synapse, shift), weight in zip(groups, group_weights):
+                step = int(clock[b]) + t
+                for g, ((source, offset, _, per_synapse, shift), weight) in enumerate(zip(groups, group_weights)):
                     synapses = _synapses_of(spiking if source == FROM_NEURONS else inputs, ptr, offset)
                     post = targets[synapses]
+                    if plastic[g, 0]:  # STDP on_pre: each synapse once (a source spikes once a step)
+                        p = synapses + plastic[g, 1]
+                        values = pw[b, p].copy()  # I += w: the weight before this update
+                        _stdp_decay(apre[b], apost[b], last[b], p, step, dt, rates[g, 0], rates[g, 1])
+                        apre[b, p] += amps[g, 0]
+                        pw[b, p] = _clip(values + apost[b, p], amps[g, 2], amps[g, 3])
+                        if not n_types:
+                            values = values[free[post]]
+                    else:
+                        values = None
                     if not n_types:  # delta synapses: onto v, not while the target is refractory
                         keep = free[post]
                         synapses, post = synapses[keep], post[keep]
-                    values = weights[synapses + shift] if per_synapse else np.full(synapses.size, weight)
+                    if values is None:
+                        values = weights[synapses + shift] if per_synapse else np.full(synapses.size, weight)
                     np.add.at(flat if n_types else vb, post, values)
+                if post_ptr.size and spiking.size:  # STDP on_post, over the plastic synapses onto spiking neurons
+                    r = _synapses_of(spiking, post_ptr, 0)
+                    p, g = post_syn[r], post_grp[r]
+                    _stdp_decay(apre[b], apost[b], last[b], p, step, dt, rates[g, 0], rates[g, 1])
+                    apost[b, p] += amps[g, 1]
+                    pw[b, p] = _clip(pw[b, p] + apre[b, p], amps[g, 2], amps[g, 3])
                 vb[spiking] = v_reset[spiking]
                 if adapt:
                     ab[spiking] += adapt_inc[spiking]
@@ -169,6 +189,24 @@ def network_run(neuron, coef, syn_decay, refractory_steps, adapt, uniform, group
             refractory[b] = np.maximum(until - t, 0)
             progress[b] = t
             ev_count[b] = count
+
+
+_libm_exp = np.frompyfunc(math.exp, 1, 1)  # the C library's exp, as the compiled loop (np.exp may differ by an ulp)
+
+
+def _stdp_decay(pre, post, last, p, step, dt, rate_pre, rate_post):
+    """Brian2's lazy decay of the traces of plastic synapses ``p`` at absolute step ``step``; ``last = step``."""
+    elapsed = -(step * dt - last[p] * dt)
+    f_pre = _libm_exp(rate_pre * elapsed).astype(np.float64).astype(pre.dtype)
+    f_post = _libm_exp(rate_post * elapsed).astype(np.float64).astype(pre.dtype)
+    post[p] = post[p] * f_post
+    pre[p] = pre[p] * f_pre
+    last[p] = step
+
+
+def _clip(x, low, high):
+    """The loop's ``low if x < low else (high if x > high else x)``."""
+    return np.where(x < low, low, np.where(x > high, high, x)).astype(x.dtype)
 
 
 #: loop name -> its NumPy twin; every declared loop has one (``tests/test_declarations.py``)

@@ -44,6 +44,24 @@ which its event buffer might not have room (``ev_count[b] + N > capacity``); ``p
 says how many steps it has done, and a later call with the same state arrays continues
 from there. State arrays are updated in place, so a run in chunks equals one run bit for bit.
 
+Plasticity (STDP, Brian2's ``examples/synapses/STDP.py`` exactly): a group with ``plastic[g, 0]``
+has its synapse ``s`` at ``p = s + plastic[g, 1]`` in the row's plastic arrays: weight ``pw[b, p]``,
+traces ``apre[b, p]``, ``apost[b, p]`` and ``last[b, p]``, the absolute step of the synapse's last
+event (the row's absolute step ``n`` is ``clock[b] + t``, its time ``n * dt`` in double precision).
+Traces are kept per synapse and decayed lazily, at each event of the synapse, as Brian2's
+event-driven variables are: ``A *= exp(rates[g, r] * -(n*dt - last*dt))`` (``rates`` = ``1/tau_pre,
+1/tau_post``; the factor in double precision with libm ``exp``, then in the row's dtype)::
+
+    3. (delivery) a plastic synapse of a spiking source:  decay both traces;  I += w (the old w);
+       A_pre += a_pre;  w = clip(w + A_post, w_min, w_max);  last = n
+    3b. after every group's delivery, each spiking neuron i (ascending), its plastic incoming
+       synapses ``post_syn[post_ptr[i] .. post_ptr[i + 1] - 1]`` (of groups ``post_grp``): decay both
+       traces;  A_post += a_post;  w = clip(w + A_pre, w_min, w_max);  last = n
+
+(``amps[g]`` = ``a_pre, a_post, w_min, w_max``; on_pre before on_post, as Brian2 runs them.) Each
+synapse's update touches only its own weight and traces, so the order of 3b among synapses does
+not matter; within a step, the factors of the last (group, last step) seen are reused (the same numbers).
+
 Cost per step: the neuron update (step 1 runs over blocks of ``BLOCK`` neurons whose inner
 loops vectorise and count the block's spikes - indexed with unsigned bounds into whole-row
 arrays: no negative-index checks, and no per-block array views, whose reference counts are
@@ -56,6 +74,8 @@ thread per slice of rows on the AOT backend. A single row of at least ``MIN_BLOC
 a parallel compile splits the block pass of each step over the cores instead (one launch per
 step: it pays only with idle cores; ``benchmarks/cuba.py`` measures it).
 """
+
+import math
 
 import numpy as np
 
@@ -81,11 +101,12 @@ GROUP_COLUMNS = 5
 
 def network_run(neuron, coef, syn_decay, refractory_steps, adapt, uniform, groups, group_weights, ptr, targets, weights,
                 in_index, record, v, i_syn, adaptation, refractory, progress, ev_count, ev_step, ev_index, dense, counts,
-                in_ptr):
+                in_ptr, plastic, rates, amps, post_ptr, post_syn, post_grp, dt, pw, apre, apost, last, clock):
     """Advance every row of the network from ``progress[b]`` to the last step (see the module docstring).
 
     ``uniform``: every neuron has the same ``em, base, tail, acc0, coef[:, i], adapt_decay`` (column 0
     is read as scalars: one pass per block for K <= 2, a third of the memory traffic).
+    STDP (``plastic``, ``rates`` ... ``clock``): see "Plasticity" in the module docstring.
     """
     n_batch = v.shape[0]
     n = v.shape[1]
@@ -325,6 +346,16 @@ def network_run(neuron, coef, syn_decay, refractory_steps, adapt, uniform, group
         d1 = syn_decay[1] if n_types >= 2 else zero
         t = progress[b]
         count = ev_count[b]
+        # STDP: this row's plastic weights and traces, a buffer for factors in the row's dtype,
+        # and the last decay factors computed (reused while the synapse's last update and group repeat)
+        pwb = pw[b]
+        preb = apre[b]
+        postb = apost[b]
+        lastb = last[b]
+        start_step = clock[b]
+        factor = np.zeros(2, v.dtype)
+        cached_last = np.int64(-1)
+        cached_group = np.int64(-1)
         # the refractory neurons (few at any time): their list and the v each is frozen at
         frozen = np.empty(n, np.int64)
         frozen_v = np.empty(n, v.dtype)
@@ -428,6 +459,7 @@ def network_run(neuron, coef, syn_decay, refractory_steps, adapt, uniform, group
                 for q in range(n_spiking):
                     counts[b, spiking[q]] += 1
             # 3. delivery
+            cached_last = np.int64(-1)  # the STDP factors cached depend on the step too
             first_input = in_ptr[b, t]
             last_input = in_ptr[b, t + 1]
             for g in range(n_groups):
@@ -437,6 +469,33 @@ def network_run(neuron, coef, syn_decay, refractory_steps, adapt, uniform, group
                 shift = groups[g, 4]
                 w = group_weights[g]
                 n_sources = n_spiking if from_neurons else last_input - first_input
+                if plastic[g, 0]:  # STDP: on_pre, synapse by synapse
+                    pshift = plastic[g, 1]
+                    now = (start_step + t) * dt
+                    for q in range(n_sources):
+                        j = spiking[q] if from_neurons else in_index[first_input + q]
+                        for s in range(ptr[offset + j], ptr[offset + j + 1]):
+                            p = s + pshift
+                            if lastb[p] != cached_last or g != cached_group:
+                                elapsed = -(now - lastb[p] * dt)
+                                factor[0] = math.exp(rates[g, 0] * elapsed)
+                                factor[1] = factor[0] if rates[g, 1] == rates[g, 0] else math.exp(rates[g, 1] * elapsed)
+                                cached_last = lastb[p]
+                                cached_group = g
+                            postb[p] = postb[p] * factor[1]
+                            preb[p] = preb[p] * factor[0]
+                            wp = pwb[p]
+                            if n_types:
+                                cur[targets[s]] += wp
+                            else:
+                                post = targets[s]
+                                if until[post] <= t:
+                                    vb[post] += wp
+                            preb[p] = preb[p] + amps[g, 0]
+                            x = wp + postb[p]
+                            pwb[p] = amps[g, 2] if x < amps[g, 2] else (amps[g, 3] if x > amps[g, 3] else x)
+                            lastb[p] = start_step + t
+                    continue
                 for q in range(n_sources):
                     j = spiking[q] if from_neurons else in_index[first_input + q]
                     start = ptr[offset + j]
@@ -453,6 +512,26 @@ def network_run(neuron, coef, syn_decay, refractory_steps, adapt, uniform, group
                             post = targets[s]
                             if until[post] <= t:
                                 vb[post] += weights[s + shift] if per_synapse else w
+            # 3b. STDP: on_post, over the plastic synapses onto each spiking neuron
+            if post_ptr.size:
+                now = (start_step + t) * dt
+                for q in range(n_spiking):
+                    i = spiking[q]
+                    for r in range(post_ptr[i], post_ptr[i + 1]):
+                        p = post_syn[r]
+                        g = post_grp[r]
+                        if lastb[p] != cached_last or g != cached_group:
+                            elapsed = -(now - lastb[p] * dt)
+                            factor[0] = math.exp(rates[g, 0] * elapsed)
+                            factor[1] = factor[0] if rates[g, 1] == rates[g, 0] else math.exp(rates[g, 1] * elapsed)
+                            cached_last = lastb[p]
+                            cached_group = g
+                        postb[p] = postb[p] * factor[1]
+                        preb[p] = preb[p] * factor[0]
+                        postb[p] = postb[p] + amps[g, 1]
+                        x = pwb[p] + preb[p]
+                        pwb[p] = amps[g, 2] if x < amps[g, 2] else (amps[g, 3] if x > amps[g, 3] else x)
+                        lastb[p] = start_step + t
             # 4. reset
             for q in range(n_spiking):
                 i = spiking[q]
@@ -481,9 +560,11 @@ LOOPS = (
         ptr="i8[::1]", targets="u4[::1]", weights=ARRAY1, in_index="u4[::1]", record="i8",
         v=ARRAY2, i_syn=ARRAY2, adaptation=ARRAY2, refractory="i8[:,::1]", progress="i8[::1]",
         ev_count="i8[::1]", ev_step="i4[:,::1]", ev_index="i4[:,::1]", dense="b1[:,:,::1]", counts="i8[:,::1]",
-        in_ptr="i8[:,::1]",
+        in_ptr="i8[:,::1]", plastic="i8[:,::1]", rates="f8[:,::1]", amps=ARRAY2, post_ptr="i8[::1]",
+        post_syn="i8[::1]", post_grp="i8[::1]", dt="f8", pw=ARRAY2, apre=ARRAY2, apost=ARRAY2, last="i8[:,::1]",
+        clock="i8[::1]",
         batch=("v", "i_syn", "adaptation", "refractory", "progress", "ev_count", "ev_step", "ev_index", "dense",
-               "counts", "in_ptr"),
+               "counts", "pw", "apre", "apost", "last", "clock", "in_ptr"),
         work=("in_ptr", "v"), parallel=True, cost=(3.0, 2.0),
     ),
 )

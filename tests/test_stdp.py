@@ -1,0 +1,238 @@
+"""STDP on LIFNetwork synapse groups (API.md section 8): Brian2's STDP example bit for bit, the pair
+rule by hand, batch rows, chunked runs, bounds, backends, bad input."""
+
+import math
+
+import numpy as np
+import pytest
+
+import neurojit
+from conftest import DATA
+from neurojit import STDP, JITCompiler, JITConfig, LIFNetwork, SpikeEvents
+
+
+@pytest.fixture(scope="module")
+def stdp_fixture():
+    with np.load(DATA / "brian2_stdp.npz") as data:
+        return {key: data[key] for key in data.files}
+
+
+@pytest.fixture(scope="module")
+def python_compiler():
+    return JITCompiler(JITConfig(backend="python"))
+
+
+def stdp_example(d, compiler, dtype=np.float64):
+    """The fixture's model as tests/data/README.md maps it."""
+    net = LIFNetwork(1, dt=float(d["dt"]), tau_m=float(d["tau_m"]), v_rest=float(d["v_rest"]),
+                     v_reset=float(d["v_reset"]), v_threshold=float(d["v_threshold"]), tau_syn=tuple(d["tau_syn"]),
+                     dtype=dtype, compiler=compiler)
+    rule = STDP(float(d["tau_pre"]), float(d["tau_post"]), float(d["a_pre"]), float(d["a_post"]), float(d["w_min"]),
+                float(d["w_max"]))
+    net.connect_input(int(d["n_inputs"]), d["syn_pre"].astype(np.int64), d["syn_post"].astype(np.int64), d["w_init"],
+                      plasticity=rule)
+    return net
+
+
+def example_inputs(d, first=0, stop=None):
+    stop = int(d["n_steps"]) if stop is None else stop
+    keep = (d["input_step"] >= first) & (d["input_step"] < stop)
+    return SpikeEvents(d["input_step"][keep] - first, d["input_index"][keep], n_steps=stop - first,
+                       n_channels=int(d["n_inputs"]))
+
+
+def test_the_fixture_is_what_the_data_readme_says(stdp_fixture):
+    d = stdp_fixture
+    assert d["input_step"].size == 149471 and d["out_step"].size == 720 and int(d["n_steps"]) == 100000
+    assert np.histogram(d["w_final_100s_current"] / d["w_max"], 10, (0, 1))[0].tolist() == [
+        266, 135, 72, 53, 48, 58, 52, 48, 95, 173]
+
+
+def test_brian2_stdp_example_spike_for_spike_and_weights_bit_for_bit(compiler, stdp_fixture):
+    """Brian2's input spikes and initial weights handed over: its 720 output spikes and its final
+    weights exactly (per-synapse traces decayed lazily with Brian2's expression)."""
+    d = stdp_fixture
+    net = stdp_example(d, compiler)
+    spikes, state = net.run(example_inputs(d), net.initial_state(v=0.0))
+    np.testing.assert_array_equal(spikes.step, d["out_step"])
+    assert state.weights[0].shape == (1, 1000)
+    np.testing.assert_array_equal(state.weights[0][0], d["w_final"])
+    assert int(state.step[0]) == int(d["n_steps"])
+
+
+def test_brian2_stdp_example_in_chunks_and_in_float32(compiler, stdp_fixture):
+    d = stdp_fixture
+    net = stdp_example(d, compiler)
+    whole, state = net.run(example_inputs(d, 0, 20000), net.initial_state(v=0.0))
+    steps, chunked = [], net.initial_state(v=0.0)
+    for lo, hi in ((0, 7000), (7000, 7001), (7001, 20000)):
+        part, chunked = net.run(example_inputs(d, lo, hi), chunked)
+        steps.append(part.step + lo)
+    np.testing.assert_array_equal(np.concatenate(steps), whole.step)
+    np.testing.assert_array_equal(chunked.weights[0], state.weights[0])
+    for a, b in zip(chunked.traces[0], state.traces[0]):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(whole.step, d["out_step"][d["out_step"] < 20000])
+    # float32: the same model learns the same way (not bit for bit: weights within float32 rounding)
+    net32 = stdp_example(d, compiler, np.float32)
+    spikes32, state32 = net32.run(example_inputs(d, 0, 20000), net32.initial_state(v=0.0))
+    assert state32.weights[0].dtype == np.float32
+    assert abs(len(spikes32) - len(whole)) <= 2
+    assert np.abs(state32.weights[0] - state.weights[0]).max() < 0.05 * float(d["w_max"])
+
+
+def _two_inputs(compiler, rule, dtype=np.float64):
+    """One delta-synapse neuron; channel 0 plastic (w 0.5), channel 1 static and strong (it makes the
+    neuron spike one step later)."""
+    net = LIFNetwork(1, dt=1e-3, tau_m=0.01, v_threshold=1.0, tau_syn=(), dtype=dtype, compiler=compiler)
+    net.connect_input(2, [0], [0], np.array([0.5]), plasticity=rule)
+    net.connect_input(2, [1], [0], 10.0)
+    return net
+
+
+def test_the_pair_rule_by_hand(compiler):
+    rule = STDP(tau_pre=0.02, tau_post=0.01, a_pre=0.1, a_post=-0.2, w_min=0.0, w_max=1.0)
+    net = _two_inputs(compiler, rule)
+    inputs = np.zeros((1, 8, 2), bool)
+    inputs[0, 0] = True  # plastic pre at 0, forced post spike at 1
+    inputs[0, 5, 0] = True  # plastic pre again at 5
+    spikes, state = net.run(inputs)
+    assert spikes.step.tolist() == [1]
+    expected = 0.5 + 0.1 * math.exp(-1e-3 / 0.02)  # post after pre: potentiation by A_pre
+    expected += -0.2 * math.exp(-4e-3 / 0.01)  # pre after post: depression by A_post
+    assert state.weights[0][0, 0] == pytest.approx(expected, rel=1e-12)
+    a_pre, a_post, last = state.traces[0]
+    assert a_pre[0, 0] == pytest.approx(0.1 * math.exp(-5e-3 / 0.02) + 0.1, rel=1e-12)
+    assert a_post[0, 0] == pytest.approx(-0.2 * math.exp(-4e-3 / 0.01), rel=1e-12)
+    assert last[0, 0] == 5 and state.step.tolist() == [8]
+    assert state.weights[1] is net.initial_state().weights[1]  # the static group stays shared
+
+
+def test_on_pre_runs_before_on_post_in_one_step(python_compiler):
+    """A pre and a post spike at one step: on_pre sees the old A_post, on_post the new A_pre."""
+    rule = STDP(0.02, 0.02, 0.1, -0.05, 0.0, 1.0)
+    net = _two_inputs(python_compiler, rule)
+    inputs = np.zeros((1, 3, 2), bool)
+    inputs[0, 0, 1] = True  # post spike at step 1
+    inputs[0, 1, 0] = True  # pre spike at step 1 too
+    spikes, state = net.run(inputs)
+    assert spikes.step.tolist() == [1]
+    assert state.weights[0][0, 0] == pytest.approx(0.5 + 0.0 + 0.1, rel=1e-14)  # w + A_post(0), then + A_pre
+
+
+def recurrent_case(compiler, rng, dtype=np.float64, batch=3, steps=300):
+    n, n_in = 12, 6
+    net = LIFNetwork(n, dt=1e-3, tau_m=0.02, v_threshold=1.0, v_reset=0.0, refractory=2e-3, tau_syn=(5e-3, 1e-2),
+                     bias=0.6, dtype=dtype, compiler=compiler)
+    pre, post = np.nonzero(rng.random((n_in, n)) < 0.5)
+    net.connect_input(n_in, pre, post, rng.uniform(0, 0.8, pre.size),
+                      plasticity=STDP(0.02, 0.02, 0.05, -0.06, 0.0, 0.8))
+    pre, post = np.nonzero(rng.random((n, n)) < 0.3)
+    net.connect(pre, post, 0.05, syn_type=1)  # static, one weight
+    net.connect(pre, post, rng.uniform(-0.1, 0.3, pre.size), syn_type=rng.integers(0, 2, pre.size),
+                plasticity=STDP(0.01, 0.03, 0.02, -0.025, -0.1, 0.3))
+    inputs = rng.random((batch, steps, n_in)) < 0.1
+    v0 = rng.uniform(0, 1, (batch, n))
+    return net, inputs, v0
+
+
+def _flat(state):
+    return [state.v, state.i_syn, state.refractory, state.step, *state.weights,
+            *(x for traces in state.traces for x in traces)]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_input_and_recurrent_plastic_groups_agree_on_every_backend(compiler, python_compiler, rng, dtype):
+    seed = int(rng.integers(1 << 30))
+    net, inputs, v0 = recurrent_case(compiler, np.random.default_rng(seed), dtype)
+    spikes, state = net.run(inputs, net.initial_state(3, v=v0))
+    assert len(spikes) > 50
+    # the same network on the NumPy twin
+    ref_net, _, _ = recurrent_case(python_compiler, np.random.default_rng(seed), dtype)
+    ref_spikes, ref_state = ref_net.run(inputs, ref_net.initial_state(3, v=v0))
+    assert spikes == ref_spikes
+    for a, b in zip(_flat(state), _flat(ref_state)):
+        np.testing.assert_array_equal(a, b)
+    # weights learned, within bounds
+    for index, (low, high) in ((0, (0.0, 0.8)), (2, (-0.1, 0.3))):
+        w = state.weights[index]
+        assert w.shape[0] == 3 and w.dtype == dtype
+        assert w.min() >= dtype(low) and w.max() <= dtype(high)
+        assert not np.array_equal(w, net.initial_state(3).weights[index])
+        assert ((w == dtype(low)) | (w == dtype(high))).any()  # the bounds were reached
+
+
+def test_each_batch_row_learns_its_own_weights(compiler, rng):
+    net, inputs, v0 = recurrent_case(compiler, rng)
+    spikes, state = net.run(inputs, net.initial_state(3, v=v0))
+    assert not np.array_equal(state.weights[0][0], state.weights[0][1])
+    for b in range(3):
+        one, alone = net.run(inputs[b:b + 1], net.initial_state(1, v=v0[b]))
+        assert one.step.tolist() == spikes.step[spikes.batch == b].tolist()
+        for a, c in zip(_flat(alone), _flat(state)):
+            np.testing.assert_array_equal(a[0], c[b])
+
+
+@pytest.mark.parametrize("cuts", [(1,), (37, 38, 150), (299,)])
+def test_chunked_runs_equal_one_run(compiler, rng, cuts):
+    net, inputs, v0 = recurrent_case(compiler, rng)
+    whole, final = net.run(inputs, net.initial_state(3, v=v0))
+    state, parts = net.initial_state(3, v=v0), []
+    for lo, hi in zip((0, *cuts), (*cuts, inputs.shape[1])):
+        part, state = net.run(inputs[:, lo:hi], state)
+        parts.append(part.to_dense())
+    np.testing.assert_array_equal(np.concatenate(parts, axis=1), whole.to_dense())
+    for a, b in zip(_flat(state), _flat(final)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_run_never_modifies_the_state_it_is_given(python_compiler, rng):
+    net, inputs, v0 = recurrent_case(python_compiler, rng, steps=60)
+    state = net.initial_state(3, v=v0)
+    before = [a.copy() for a in _flat(state)]
+    net.run(inputs, state)
+    for a, b in zip(before, _flat(state)):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("arguments, error, match", [
+    ((0.0, 0.02, 0.1, -0.1), ValueError, "tau_pre must be a finite time constant > 0"),
+    ((0.02, -1.0, 0.1, -0.1), ValueError, "tau_post must be a finite time constant > 0"),
+    ((math.inf, 0.02, 0.1, -0.1), ValueError, "tau_pre"),
+    ((0.02, math.nan, 0.1, -0.1), ValueError, "tau_post must not be NaN"),
+    ((0.02, 0.02, math.nan, -0.1), ValueError, "a_pre must not be NaN"),
+    ((0.02, 0.02, 0.1, math.nan), ValueError, "a_post must not be NaN"),
+    ((0.02, 0.02, 0.1, math.inf), ValueError, "a_post must be finite"),
+    ((0.02, 0.02, 0.1, -0.1, 1.0, 0.5), ValueError, r"w_min = 1.0 must be <= w_max = 0.5"),
+    ((0.02, 0.02, 0.1, -0.1, math.nan, 1.0), ValueError, "w_min must not be NaN"),
+    ((0.02, 0.02, 0.1, -0.1, 0.0, math.nan), ValueError, "w_max must not be NaN"),
+    (("0.02", 0.02, 0.1, -0.1), TypeError, "tau_pre must be a real number"),
+    ((0.02, 0.02, True, -0.1), TypeError, "a_pre must be a real number"),
+])
+def test_bad_stdp_parameters_are_refused_by_name(arguments, error, match):
+    with pytest.raises(error, match=match):
+        STDP(*arguments)
+
+
+def test_bad_plastic_connections_are_refused(python_compiler, rng):
+    net = LIFNetwork(3, dt=1e-3, tau_m=0.02, v_threshold=1.0, tau_syn=(5e-3,), compiler=python_compiler)
+    rule = STDP(0.02, 0.02, 0.01, -0.01, 0.0, 1.0)
+    with pytest.raises(ValueError, match="plasticity needs a weight per synapse: weight is one scalar"):
+        net.connect([0, 1], [1, 2], 0.5, plasticity=rule)
+    with pytest.raises(ValueError, match=r"weight must be in \[w_min, w_max\]"):
+        net.connect([0, 1], [1, 2], [0.5, 1.5], plasticity=rule)
+    with pytest.raises(TypeError, match="plasticity must be None or a neurojit.STDP"):
+        net.connect_input(2, [0], [0], [0.5], plasticity="stdp")
+    assert net.n_groups == 0
+    net.connect([0, 1], [1, 2], [0.5, 0.7], plasticity=rule)
+    state = net.initial_state(2)
+    with pytest.raises(ValueError, match=r"state.weights\[0\] \(plastic\) must be \(2, 2\)"):
+        net.run(3, neurojit.LIFState(state.v, state.i_syn, state.refractory, state.adaptation, state.traces,
+                                     (state.weights[0][:1],), state.network, state.step))
+    with pytest.raises(ValueError, match="state.traces must hold one"):
+        net.run(3, neurojit.LIFState(state.v, state.i_syn, state.refractory, state.adaptation, (), state.weights,
+                                     state.network, state.step))
+
+
+def test_lazy_export():
+    assert neurojit.STDP is STDP and "STDP" in neurojit.__all__
