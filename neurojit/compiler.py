@@ -55,7 +55,7 @@ class JITCompiler:
         self.config = config if config is not None else JITConfig()
         if self.config.verbose:
             _enable_verbose_logging()
-        self._resolver = select.Resolver(self.config, self.cache_directory)
+        self._resolver = select.Resolver.for_config(self.config, self.cache_directory)
         self._lock = threading.Lock()
         self._kernels: dict[str, Kernel] = {}
 
@@ -83,8 +83,6 @@ class JITCompiler:
             with self._lock:
                 kernel = self._kernels.setdefault(name, Kernel(self._resolver, KERNELS[name]))
         return kernel
-
-    _kernel = kernel  # the name the seed-era modules used
 
     # -- the kernels (one line each: everything else comes from the declarations) -----
 

@@ -128,15 +128,6 @@ def dtype_for(highest: int) -> np.dtype:
     return FLOAT32 if highest == 1 else FLOAT64
 
 
-def float_dtype(**arrays: Any) -> np.dtype:
-    """The dtype a call computes in: float32 if every floating input is float32, else float64.
-
-    Integer and bool inputs (spike arrays, typically) do not take part in the choice;
-    float16 counts as float32. Wrong input types raise here, naming the argument.
-    """
-    return dtype_for(max([precision(name, value) for name, value in arrays.items()], default=0))
-
-
 def _layout(dims: Sequence[str]) -> str:
     return "(" + ", ".join(dims) + ")"
 

@@ -64,7 +64,7 @@ def _cases(rng):
 @pytest.mark.parametrize("name", list(_cases(np.random.default_rng(0))))
 def test_every_kernel_matches_the_local_call(client, config, local, name):
     args, batched = _cases(np.random.default_rng(1))[name]
-    expected = local._kernel(name)(*args)
+    expected = local.kernel(name)(*args)
     dask_args = [
         da.from_array(a, chunks=(2,) + a.shape[1:]) if i in batched else a for i, a in enumerate(args)
     ]

@@ -104,56 +104,61 @@ def choose(backend: str, enable_jit: bool) -> Choice:
 
 
 class Resolver:
-    """A compiler's backend, chosen and built once, and its loops, resolved once each.
+    """A compiler's backend, built once, and its loops, resolved once each.
 
     Parameters
     ----------
-    config : JITConfig
-        ``backend``, ``enable_jit``, ``enable_parallel_loops``, ``enable_fastmath``,
-        ``max_cache_size`` and ``verbose`` are read.
-    cache_directory : str or None
-        The JIT disk cache folder.
-
-    Raises
-    ------
-    BackendUnavailableError
-        If ``config.backend`` forces a backend that is not available here.
+    backend : backend object
+        ``python``, a JIT backend, an AOT backend (or one wrapped in ``ThreadedBackend``).
+    choice : Choice
+        Its name and why it was chosen.
+    forced_jit : bool
+        ``backend="jit"`` was asked for: a loop numba cannot compile raises instead of
+        falling back to its NumPy twin.
     """
 
-    def __init__(self, config, cache_directory: str | None):
-        self.forced_jit = config.backend == "jit"
-        self.choice = choose(config.backend, config.enable_jit)
-        self.jit = None
-        if self.choice.name == "aot":
-            backend = aot_status().backend
-            # pycc cannot build parallel loops; threads over the batch give the same result.
-            self.backend = ThreadedBackend(backend) if config.enable_parallel_loops else backend
-        elif self.choice.name == "jit":
-            from . import jit  # imports numba: only when the JIT backend is chosen
-
-            self.backend = self.jit = jit.JITBackend(
-                fastmath=config.enable_fastmath, parallel=config.enable_parallel_loops,
-                cache_directory=cache_directory, max_cache_size=config.max_cache_size, verbose=config.verbose,
-            )
-        else:
-            self.backend = python
+    def __init__(self, backend, choice: Choice, forced_jit: bool = False):
+        self.backend = backend
+        self.choice = choice
+        self.forced_jit = forced_jit
+        self.jit = backend if backend.name == "jit" else None
         self._lock = threading.Lock()
         self._loops: dict[tuple[str, str], tuple[Callable, bool]] = {}
         #: "loop[dtype]" -> why it runs on NumPy instead of the chosen backend
         self.fallbacks: dict[str, str] = {}
 
     @classmethod
+    def for_config(cls, config, cache_directory: str | None) -> "Resolver":
+        """The backend a :class:`~neurojit.config.JITConfig` asks for, chosen and built.
+
+        ``backend``, ``enable_jit``, ``enable_parallel_loops``, ``enable_fastmath``,
+        ``max_cache_size`` and ``verbose`` are read; ``cache_directory`` is the JIT disk cache.
+
+        Raises
+        ------
+        BackendUnavailableError
+            If ``config.backend`` forces a backend that is not available here.
+        """
+        choice = choose(config.backend, config.enable_jit)
+        if choice.name == "aot":
+            backend = aot_status().backend
+            # pycc cannot build parallel loops; threads over the batch give the same result.
+            backend = ThreadedBackend(backend) if config.enable_parallel_loops else backend
+        elif choice.name == "jit":
+            from . import jit  # imports numba: only when the JIT backend is chosen
+
+            backend = jit.JITBackend(
+                fastmath=config.enable_fastmath, parallel=config.enable_parallel_loops,
+                cache_directory=cache_directory, max_cache_size=config.max_cache_size, verbose=config.verbose,
+            )
+        else:
+            backend = python
+        return cls(backend, choice, forced_jit=config.backend == "jit")
+
+    @classmethod
     def on(cls, backend, reason: str = "given") -> "Resolver":
-        """A resolver over an already built backend object (``python``, a JIT or AOT backend)."""
-        resolver = cls.__new__(cls)
-        resolver.forced_jit = False
-        resolver.choice = Choice(backend.name, reason)
-        resolver.backend = backend
-        resolver.jit = backend if backend.name == "jit" else None
-        resolver._lock = threading.Lock()
-        resolver._loops = {}
-        resolver.fallbacks = {}
-        return resolver
+        """A resolver over an already built backend object (benchmarks compare backends this way)."""
+        return cls(backend, Choice(backend.name, reason))
 
     def backend_of(self, loops: tuple[str, ...]) -> tuple[str, str]:
         """(backend name, why) of a kernel running ``loops``: NumPy where one could not be compiled."""
