@@ -81,6 +81,11 @@ class Param:
     def is_array(self) -> bool:
         return self.kind in ("array", "matrix", "vector", "fractions", "index")
 
+    @property
+    def checks_values(self) -> bool:
+        """Its check looks at an array's values, not only at its shape, dtype and layout."""
+        return self.kind == "fractions"
+
     def check_scalar(self, value: Any) -> None:
         """Check a scalar for a vector parameter before its size is known (a bound argument
         fails at ``bind``, not at the first call)."""

@@ -20,6 +20,9 @@ from .operations import KERNELS
 from .validate import FLOAT32, FLOAT64, Shapes, dtype_for, is_sparse, precision
 
 _DTYPE_NAMES = ("float64", "float32")  # indexed by "is the call float32"
+#: types whose values cannot change: a slot given the same object again needs no new check
+_IMMUTABLE = (float, int, bool, str, type(None))
+_NOTHING = object()  # matches no argument
 _C_CONTIGUOUS_WRITEABLE = 0x1 | 0x400  # NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_WRITEABLE (numpy's flags.num bits)
 #: dtype character -> its part in choosing the call's dtype (see validate.precision)
 _PRECISION = {"e": 1, "f": 1, "d": 2, "g": 2, "?": 0, "b": 0, "B": 0, "h": 0, "H": 0, "i": 0, "I": 0,
@@ -106,8 +109,9 @@ class BoundKernel:
         )
         self._prepared: dict[str, tuple] = {}
         self._prepare(dtype_for(self._precision))  # bad bound arguments fail here, not at the first call
-        #: the previous positional call: (number of arguments, array slots, their shapes, other
-        #: slots, dtype, Shapes, checked values without the call's own, loops)
+        #: the previous positional call: (number of arguments, its array slots as (slot, parameter
+        #: index, shape), its other slots as (slot, parameter index, the immutable value given or
+        #: _NOTHING, its checked form), dtype, Shapes, checked values without the call's own, loops)
         self._last: tuple | None = None
         self._body = spec.body
 
@@ -179,21 +183,22 @@ class BoundKernel:
         if last is not None and not kwargs and len(args) == last[0]:
             # A call like the previous one (same number of arguments, arrays of the same shapes,
             # dtype and layout) reuses its checked bound arguments and defaults.
-            _, array_slots, expected, scalar_slots, dtype, shapes, values, loops = last
+            _, array_slots, scalar_slots, dtype, shapes, values, loops = last
             values = values.copy()
-            free = self._free
-            for k, shape in zip(array_slots, expected):
+            for k, i, shape in array_slots:
                 value = args[k]
                 if type(value) is not np.ndarray or value.dtype is not dtype or value.shape != shape or (
                     value.flags.num & _C_CONTIGUOUS_WRITEABLE != _C_CONTIGUOUS_WRITEABLE
                 ):
                     break
-                values[free[k]] = value
+                values[i] = value
             else:
                 parameters = self._parameters
-                for k in scalar_slots:
+                for k, i, previous, checked in scalar_slots:
                     value = args[k]
-                    i = free[k]
+                    if value is previous:  # the same immutable object as last time: its checked value
+                        values[i] = checked
+                        continue
                     # anything that could choose another dtype (an array, a sparse matrix, a list
                     # for an array parameter) goes the full way; Python numbers and None cannot
                     if parameters[i].is_array and not (value is None or type(value) in (float, int)):
@@ -232,14 +237,21 @@ class BoundKernel:
         loops = self._loops(shapes.dtype_name)
         if not kwargs:
             n = len(args)
-            # the slots given an ndarray (checked by shape, dtype and layout next time); scalars,
-            # also those broadcast to vectors, are checked by their parameter each time
-            array_slots = tuple(k for k in range(n) if type(args[k]) is np.ndarray and values[free[k]] is args[k])
+            # the slots given an ndarray that passed as it is (checked by shape, dtype and layout
+            # next time, unless their parameter looks at the values); the others are checked by
+            # their parameter each time, except an immutable scalar given again as the same object
+            arrays = [k for k in range(n) if type(args[k]) is np.ndarray and values[free[k]] is args[k]
+                      and not parameters[free[k]].checks_values]
             template = values.copy()
             for k in range(n):
                 template[free[k]] = None  # filled by each call: nothing keeps the caller's arrays
-            self._last = (n, array_slots, tuple(values[free[k]].shape for k in array_slots),
-                          tuple(k for k in range(n) if k not in array_slots), dtype, shapes, template, loops)
+            self._last = (
+                n,
+                tuple((k, free[k], args[k].shape) for k in arrays),
+                tuple((k, free[k], args[k], values[free[k]]) if type(args[k]) in _IMMUTABLE else (k, free[k], _NOTHING, None)
+                      for k in range(n) if k not in arrays),
+                dtype, shapes, template, loops,
+            )
         return self._body(loops, *values)
 
     def __repr__(self) -> str:

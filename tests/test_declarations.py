@@ -257,6 +257,29 @@ def test_a_call_like_the_previous_one_checks_its_own_arrays_again(compiler, rng)
     with pytest.raises(ValueError, match="leak_rate"):
         step(x, u, 1.5)  # the scalar is checked on every call
     np.testing.assert_array_equal(step(x, u, 1.0), np.tanh(np.full((1, 3), 2.0)))
+    rate = 0.25
+    np.testing.assert_array_equal(step(x, u, rate), step(x, u, rate))  # the same float object again
+    good, bad = np.full(3, 0.5), np.array([0.5, 1.5, 0.5])
+    np.testing.assert_array_equal(step(x, u, good), first)
+    with pytest.raises(ValueError, match="leak_rate must be in \\(0, 1\\]"):
+        step(x, u, bad)  # an array whose values are checked: checked on every call, not only by shape
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_units", [1, 7, 100])
+def test_a_reservoir_step_is_a_one_step_run_bit_for_bit(compiler, dtype, n_units, rng):
+    """reservoir_update (its own loop on dense weights) gives reservoir_run's numbers exactly."""
+    w_in = rng.uniform(-1, 1, (3, n_units)).astype(dtype)
+    w = (rng.standard_normal((n_units, n_units)) / np.sqrt(n_units)).astype(dtype)
+    x, u = rng.uniform(-1, 1, (5, n_units)).astype(dtype), rng.random((5, 3)).astype(dtype)
+    lr, bias = rng.uniform(0.1, 1.0, n_units).astype(dtype), rng.normal(0, 0.1, n_units).astype(dtype)
+    step = compiler.compile_reservoir_update_kernel()(x, w_in, w, u, lr, bias)
+    run = compiler.compile_reservoir_run_kernel()(u[:, None], w_in, w, x, lr, bias)[:, 0]
+    assert step.dtype == dtype
+    if compiler.config.backend == "python":  # BLAS products of other shapes may round differently
+        np.testing.assert_allclose(step, run, rtol=1e-5 if dtype == np.float32 else 1e-13, atol=1e-7)
+    else:
+        np.testing.assert_array_equal(step, run)
 
 
 @pytest.mark.parametrize("v_reset", [-1e39, 3.41e38])

@@ -70,6 +70,13 @@ def reservoir_run(
             out[:, t] = x
 
 
+
+def reservoir_step(inputs, input_weights, reservoir_weights, bias, leak_rate, states, out):
+    with np.errstate(invalid="ignore", over="ignore"):  # as reservoir_run
+        drive = inputs @ input_weights + bias
+        out[...] = (1 - leak_rate) * states + leak_rate * np.tanh(drive + states @ reservoir_weights)
+
+
 def _csr(values, indices, pointers, shape):
     import scipy.sparse  # only reached with a scipy.sparse argument
 
