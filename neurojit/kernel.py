@@ -111,7 +111,8 @@ class BoundKernel:
         self._prepare(dtype_for(self._precision))  # bad bound arguments fail here, not at the first call
         #: the previous positional call: (number of arguments, its array slots as (slot, parameter
         #: index, shape), its other slots as (slot, parameter index, the immutable value given or
-        #: _NOTHING, its checked form), dtype, Shapes, checked values without the call's own, loops)
+        #: _NOTHING, its checked form), dtype, Shapes, checked values without the call's own (None
+        #: when the call gave every parameter as an array that passed as it is), loops)
         self._last: tuple | None = None
         self._body = spec.body
 
@@ -183,16 +184,19 @@ class BoundKernel:
         if last is not None and not kwargs and len(args) == last[0]:
             # A call like the previous one (same number of arguments, arrays of the same shapes,
             # dtype and layout) reuses its checked bound arguments and defaults.
-            _, array_slots, scalar_slots, dtype, shapes, values, loops = last
-            values = values.copy()
+            _, array_slots, scalar_slots, dtype, shapes, template, loops = last
             for k, i, shape in array_slots:
                 value = args[k]
                 if type(value) is not np.ndarray or value.dtype is not dtype or value.shape != shape or (
                     value.flags.num & _C_CONTIGUOUS_WRITEABLE != _C_CONTIGUOUS_WRITEABLE
                 ):
                     break
-                values[i] = value
             else:
+                if template is None:  # every parameter given, each an array that passes as it is
+                    return self._body(loops, *args)
+                values = template.copy()
+                for k, i, _ in array_slots:
+                    values[i] = args[k]
                 parameters = self._parameters
                 for k, i, previous, checked in scalar_slots:
                     value = args[k]
@@ -245,12 +249,13 @@ class BoundKernel:
             template = values.copy()
             for k in range(n):
                 template[free[k]] = None  # filled by each call: nothing keeps the caller's arrays
+            every = n == len(parameters) and len(arrays) == n  # then the call's arguments are the values
             self._last = (
                 n,
                 tuple((k, free[k], args[k].shape) for k in arrays),
                 tuple((k, free[k], args[k], values[free[k]]) if type(args[k]) in _IMMUTABLE else (k, free[k], _NOTHING, None)
                       for k in range(n) if k not in arrays),
-                dtype, shapes, template, loops,
+                dtype, shapes, None if every else template, loops,
             )
         return self._body(loops, *values)
 
