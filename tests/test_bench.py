@@ -190,6 +190,8 @@ SCRIPTS = {  # every benchmark script at a tiny size: documented commands must n
     "aot_vs_jit.py": ["--repeats", "1", "--size", "16", "--steps", "5", "--batch", "2"],
     "aot_threads.py": ["--calls", "1", "--repeats", "1", "--batch", "2", "--max-threads", "2"],
     "esn_throughput.py": ["--sizes", "20", "--repeat", "1"],
+    "mackey_glass_84.py": ["--networks", "1", "--trials", "2", "--units", "50", "--washout", "100", "--train", "200",
+                           "--test-washout", "100"],
 }
 
 
@@ -204,3 +206,18 @@ def test_benchmark_script_runs(script):
     if result.returncode != 0 and "no current AOT build" in result.stdout + result.stderr:
         pytest.skip("no AOT build here")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_mackey_glass_84_reports_its_backend_score_and_time():
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "mackey_glass_84.py"
+    if not path.exists():
+        pytest.skip("benchmarks/ is not beside the tests")
+    result = subprocess.run([sys.executable, str(path), *SCRIPTS["mackey_glass_84.py"], "--networks", "2",
+                             "--backend", "python", "--horizon", "10", "--json"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["backend"] == "python" and report["trials"] == 4 and report["networks"] == 2
+    assert len(report["log10_nrmse84_per_network"]) == 2 and np.isfinite(report["log10_nrmse84"])
+    assert report["seconds"] > 0 and report["jaeger_haas_log10_nrmse84"] == -4.2
+    assert report["settings"]["horizon"] == 10 and report["settings"]["units"] == 50

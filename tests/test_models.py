@@ -3,7 +3,9 @@ equations, step-by-step == whole-sequence runs, and the seed's OptimizedLSM exam
 
 from __future__ import annotations
 
+import copy
 import math
+import sys
 
 import numpy as np
 import pytest
@@ -165,6 +167,218 @@ def test_esn_rejects_bad_arguments(fast):
         esn.fit(np.zeros((5, 2)), np.zeros(5), warmup=10)
     with pytest.raises(RuntimeError, match="fit"):
         esn.predict(np.zeros((5, 2)))
+
+
+# -- ESN output feedback and free running (issue #15, item 6) --------------------------------
+
+
+def _feedback_esn(compiler, dtype=np.float64, **kwargs):
+    options = dict(leak_rate=0.7, bias_scaling=0.2, input_offset=0.1, feedback_scaling=[0.8, 0.4], n_outputs=2,
+                   ridge=1e-6, warmup=20, seed=11, dtype=dtype, compiler=compiler)
+    options.update(kwargs)
+    return EchoStateNetwork(40, 2, **options)
+
+
+def _two_sines(steps, start=0):
+    t = np.arange(start, start + steps)[:, None]
+    return np.hstack([np.sin(0.2 * t), 0.5 * np.cos(0.13 * t)])
+
+
+def _reference_free_run(esn, u, x0, y0):
+    """A plain loop of the feedback update and the readout, in the model's dtype."""
+    w_out, b = esn.readout.weights, esn.readout.intercept
+    x, y, outputs, states = x0.copy(), y0.copy(), [], []
+    dtype = esn.dtype
+    for t in range(u.shape[0]):
+        drive_u = (u[t] + esn.input_offset).astype(dtype)
+        pre = x @ esn.reservoir_weights + drive_u @ esn.input_weights + y.astype(dtype) @ esn.feedback_weights + esn.bias
+        x = ((1 - esn.leak_rate) * x + esn.leak_rate * np.tanh(pre)).astype(dtype)
+        y = np.concatenate([x.astype(np.float64), u[t]]) @ w_out + b
+        outputs.append(y)
+        states.append(x)
+    return np.array(outputs), np.array(states)
+
+
+@pytest.mark.parametrize("connectivity", [0.1, 0.5])  # the bound step gets W compressed / dense
+@pytest.mark.parametrize("dtype, tolerance", [(np.float64, 1e-10), (np.float32, 2e-4)])
+def test_esn_generate_follows_the_feedback_loop_on_every_backend(compiler, rng, dtype, tolerance, connectivity):
+    esn = _feedback_esn(compiler, dtype, connectivity=connectivity)
+    u = rng.uniform(-0.5, 0.5, (330, 2))
+    esn.fit(u[:300], _two_sines(300))
+    x0, y0 = esn.state.copy(), esn.last_output.copy()
+    np.testing.assert_array_equal(y0, _two_sines(300)[-1])  # fit leaves the last teacher value to feed back
+    generated = esn.generate(30, u[300:])
+    expected, states = _reference_free_run(esn, u[300:], x0, y0)
+    assert generated.shape == (30, 2) and generated.dtype == np.float64 and esn.state.dtype == dtype
+    np.testing.assert_allclose(generated, expected, rtol=tolerance, atol=tolerance)
+    np.testing.assert_allclose(esn.state, states[-1], rtol=tolerance, atol=tolerance)
+    np.testing.assert_array_equal(esn.last_output, generated[-1])
+    # the feedback matters: the same loop without it is far off
+    silent = EchoStateNetwork(40, 2, leak_rate=0.7, bias_scaling=0.2, input_offset=0.1, seed=11, dtype=dtype,
+                              compiler=compiler)
+    silent.feedback_weights, silent.readout = np.zeros_like(esn.feedback_weights), esn.readout
+    no_feedback, _ = _reference_free_run(silent, u[300:], x0, y0)
+    assert np.abs(no_feedback - expected).max() > 100 * tolerance
+
+
+def test_esn_teacher_forced_run_is_one_sequence_kernel_call(compiler, rng):
+    esn = _feedback_esn(compiler)
+    u, teacher = rng.uniform(-0.5, 0.5, (120, 2)), _two_sines(120)
+    esn.last_output = np.array([0.3, -0.2])  # fed back at the first step
+    x0 = rng.uniform(-0.5, 0.5, 40)
+    esn.state = x0.copy()
+    states = esn.run(u, teacher=teacher)
+    previous = np.vstack([[0.3, -0.2], teacher[:-1]])
+    kernel = compiler.compile_reservoir_run_kernel()
+    expected = kernel(np.hstack([u + esn.input_offset, previous])[None],
+                      np.vstack([esn.input_weights, esn.feedback_weights]), esn.reservoir_weights, x0[None],
+                      esn.leak_rate, esn.bias)[0]
+    np.testing.assert_array_equal(states, expected)
+    np.testing.assert_array_equal(esn.last_output, teacher[-1])
+    np.testing.assert_array_equal(esn.state, states[-1])
+    # and the kernel follows the feedback equation
+    x, by_hand = x0.copy(), []
+    for t in range(120):
+        pre = (x @ esn.reservoir_weights + (u[t] + esn.input_offset) @ esn.input_weights
+               + previous[t] @ esn.feedback_weights + esn.bias)
+        x = (1 - esn.leak_rate) * x + esn.leak_rate * np.tanh(pre)
+        by_hand.append(x)
+    np.testing.assert_allclose(states, by_hand, rtol=1e-12, atol=1e-13)
+    # chunked teacher forcing continues the same sequence
+    esn.state, esn.last_output = x0.copy(), np.array([0.3, -0.2])
+    first, second = esn.run(u[:50], teacher=teacher[:50]), esn.run(u[50:], teacher=teacher[50:])
+    np.testing.assert_array_equal(np.vstack([first, second]), states)
+
+
+def test_esn_fit_teacher_forces_with_seeded_noise(fast, rng):
+    u, y = rng.uniform(-0.5, 0.5, (200, 2)), _two_sines(200)
+    generator = np.random.default_rng(3)
+    esn = _feedback_esn(fast, seed=generator)
+    twin = copy.deepcopy(generator)  # continues where the weights left the stream
+    esn.fit(u, y, teacher_noise=1e-3)
+    previous = np.vstack([np.zeros((1, 2)), y[:-1]]) + twin.uniform(-1e-3, 1e-3, (200, 2))
+    states = fast.compile_reservoir_run_kernel()(
+        np.hstack([u + esn.input_offset, previous])[None], np.vstack([esn.input_weights, esn.feedback_weights]),
+        esn.reservoir_weights, np.zeros((1, 40)), esn.leak_rate, esn.bias)[0]
+    manual = RidgeReadout(1e-6).fit(np.hstack([states[20:], u[20:]]), y[20:])  # the noise-free targets
+    np.testing.assert_allclose(esn.readout.weights, manual.weights, rtol=1e-9, atol=1e-11)
+    np.testing.assert_array_equal(esn.state, states[-1])
+    np.testing.assert_array_equal(esn.last_output, y[-1])
+    clean = _feedback_esn(fast, seed=3).fit(u, y)
+    noisy_again = _feedback_esn(fast, seed=3).fit(u, y, teacher_noise=1e-3)
+    np.testing.assert_array_equal(noisy_again.readout.weights, esn.readout.weights)  # reproducible
+    assert not np.allclose(clean.readout.weights, esn.readout.weights, rtol=1e-6, atol=0)
+    # teacher-forced states of the clean fit are those of run() with the targets as teacher
+    again = _feedback_esn(fast, seed=3)
+    np.testing.assert_array_equal(clean.readout.weights,
+                                  RidgeReadout(1e-6).fit(again.features(u[20:], again.run(u, teacher=y)[20:]),
+                                                         y[20:]).weights)
+
+
+def test_esn_generate_continues_and_equals_teacher_forcing_on_its_own_output(fast, rng):
+    esn = _feedback_esn(fast)
+    u = rng.uniform(-0.5, 0.5, (340, 2))
+    esn.fit(u[:300], _two_sines(300))
+    x0, y0 = esn.state.copy(), esn.last_output.copy()
+    whole = esn.generate(40, u[300:])
+    esn.state, esn.last_output = x0.copy(), y0.copy()
+    parts = np.vstack([esn.generate(15, u[300:315]), esn.generate(0, u[315:315]), esn.generate(25, u[315:])])
+    np.testing.assert_allclose(parts, whole, rtol=1e-13, atol=1e-14)
+    # teacher forcing with the generated outputs as teacher replays the free run
+    esn.state, esn.last_output = x0.copy(), y0.copy()
+    np.testing.assert_allclose(esn.predict(u[300:], teacher=whole), whole, rtol=1e-9, atol=1e-11)
+    # inputs default to zeros
+    esn.state, esn.last_output = x0.copy(), y0.copy()
+    zero_input = esn.generate(10)
+    esn.state, esn.last_output = x0.copy(), y0.copy()
+    np.testing.assert_array_equal(zero_input, esn.generate(10, np.zeros((10, 2))))
+
+
+def test_esn_generate_without_scipy_runs_the_dense_matrix_to_the_same_outputs(compiler, rng, monkeypatch):
+    pytest.importorskip("scipy")
+    esn = _feedback_esn(compiler)
+    u = rng.uniform(-0.5, 0.5, (260, 2))
+    esn.fit(u[:200], _two_sines(200))
+    x0, y0 = esn.state.copy(), esn.last_output.copy()
+    assert hasattr(esn._step_matrix(), "tocsr")  # 10 % connectivity: compressed
+    with_scipy = esn.generate(60, u[200:])
+    monkeypatch.setitem(sys.modules, "scipy", None)  # `from scipy import sparse` fails
+    esn.state, esn.last_output = x0.copy(), y0.copy()
+    assert not hasattr(esn._step_matrix(), "tocsr")
+    without = esn.generate(60, u[200:])
+    if compiler.compile_reservoir_update_kernel().backend == "python":  # scipy's products against BLAS
+        np.testing.assert_allclose(without, with_scipy, rtol=1e-11, atol=1e-12)
+    else:  # the compiled loops sum the stored entries in the same order as the dense rows
+        np.testing.assert_array_equal(without, with_scipy)
+
+
+def test_esn_generates_a_sine_it_was_taught(fast):
+    """A trained feedback loop keeps oscillating on its own; an untrained readout does not."""
+    t = np.arange(1300)
+    wave = np.sin(2 * np.pi * t / 25)[:, None]
+    esn = EchoStateNetwork(100, spectral_radius=0.8, feedback_scaling=1.0, include_input=False, ridge=1e-8,
+                           seed=0, compiler=fast)
+    esn.fit(np.zeros((1000, 1)), wave[:1000], warmup=100, teacher_noise=1e-4)
+    error = np.abs(esn.generate(300)[:, 0] - wave[1000:, 0]).max()
+    assert error < 0.01  # measured: 3.2e-5
+    wrong = EchoStateNetwork(100, spectral_radius=0.8, feedback_scaling=1.0, include_input=False, ridge=1e-8,
+                             seed=0, compiler=fast)
+    wrong.fit(np.zeros((1000, 1)), np.random.default_rng(0).permutation(wave[:1000]), warmup=100)
+    wrong.state, wrong.last_output = esn.state.copy(), wave[999].copy()
+    assert np.abs(wrong.generate(300)[:, 0] - wave[1000:, 0]).max() > 0.5
+
+
+def test_esn_feedback_leaves_the_other_weights_unchanged(fast):
+    plain = EchoStateNetwork(60, 2, bias_scaling=0.3, seed=5, compiler=fast)
+    with_feedback = EchoStateNetwork(60, 2, bias_scaling=0.3, feedback_scaling=[1.0, 0.25], n_outputs=2, seed=5,
+                                     compiler=fast)
+    for name in ("reservoir_weights", "input_weights", "bias"):
+        np.testing.assert_array_equal(getattr(with_feedback, name), getattr(plain, name))
+    assert plain.feedback_weights is None and not plain.has_feedback and with_feedback.has_feedback
+    w_fb = with_feedback.feedback_weights
+    assert w_fb.shape == (2, 60) and np.abs(w_fb[0]).max() <= 1.0 and np.abs(w_fb[1]).max() <= 0.25
+    assert np.abs(w_fb[1]).max() > 0.2 and np.abs(w_fb[0]).max() > 0.8
+
+
+def test_esn_feedback_rejects_bad_arguments(fast):
+    plain = EchoStateNetwork(10, compiler=fast).fit(np.zeros((30, 1)), np.arange(30.0), warmup=0)
+    with pytest.raises(ValueError, match="generate.. needs a model with output feedback"):
+        plain.generate(5)
+    with pytest.raises(ValueError, match="teacher is only for a model with output feedback"):
+        plain.run(np.zeros(5), teacher=np.zeros(5))
+    with pytest.raises(ValueError, match="teacher_noise is only for a model with output feedback"):
+        EchoStateNetwork(10, compiler=fast).fit(np.zeros(30), np.arange(30.0), warmup=0, teacher_noise=1e-5)
+    esn = EchoStateNetwork(10, 2, n_outputs=2, feedback_scaling=0.5, compiler=fast)
+    with pytest.raises(RuntimeError, match="fit"):
+        esn.generate(5)
+    with pytest.raises(ValueError, match="needs teacher="):
+        esn.run(np.zeros((5, 2)))
+    with pytest.raises(ValueError, match=r"teacher must be \(T, 2\), got shape \(5, 1\)"):
+        esn.run(np.zeros((5, 2)), teacher=np.zeros(5))
+    with pytest.raises(ValueError, match="teacher must have 5 steps like inputs, got 4"):
+        esn.run(np.zeros((5, 2)), teacher=np.zeros((4, 2)))
+    with pytest.raises(ValueError, match=r"targets must be \(T, 2\)"):
+        esn.fit(np.zeros((30, 2)), np.zeros(30), warmup=0)
+    with pytest.raises(ValueError, match="teacher_noise must be >= 0"):
+        esn.fit(np.zeros((30, 2)), np.zeros((30, 2)), warmup=0, teacher_noise=-1e-5)
+    esn.fit(np.zeros((30, 2)), np.random.default_rng(0).random((30, 2)), warmup=0)
+    state = esn.state.copy()
+    with pytest.raises(ValueError, match="n_steps must be >= 0, got -1"):
+        esn.generate(-1)
+    with pytest.raises(TypeError, match="n_steps must be an integer"):
+        esn.generate(2.5)
+    with pytest.raises(ValueError, match="inputs must have n_steps = 5 rows, got 4"):
+        esn.generate(5, np.zeros((4, 2)))
+    with pytest.raises(ValueError, match=r"inputs must be \(T, 2\)"):
+        esn.generate(5, np.zeros((5, 3)))
+    np.testing.assert_array_equal(esn.state, state)  # refused calls change nothing
+    for kwargs, error, message in [({"feedback_scaling": [1.0, 2.0, 3.0]}, ValueError, r"feedback_scaling must be a "
+                                    r"scalar or of shape \(2,\)"),
+                                   ({"feedback_scaling": float("nan")}, ValueError, "feedback_scaling must hold finite"),
+                                   ({"feedback_scaling": "1"}, TypeError, "feedback_scaling"),
+                                   ({"n_outputs": 0}, ValueError, "n_outputs must be >= 1, got 0")]:
+        with pytest.raises(error, match=message):
+            EchoStateNetwork(10, n_outputs=kwargs.pop("n_outputs", 2), compiler=fast, **kwargs)
 
 
 # -- ridge readout ----------------------------------------------------------------------------
