@@ -181,13 +181,13 @@ def _compressed_rows(w_res: np.ndarray, steps: int, *others: np.ndarray) -> tupl
         and all(np.isfinite(a).all() for a in (w_res, *others))
     ):
         post, pre = np.nonzero(w_res.T)  # row-major order: by unit, then presynaptic index ascending
-        w_ptr = np.zeros(n + 1, np.int64)
-        np.cumsum(np.bincount(post, minlength=n), out=w_ptr[1:])
+        w_ptr = np.zeros(n + 1, np.uint64)
+        w_ptr[1:] = np.cumsum(np.bincount(post, minlength=n))
         return w_ptr, pre.astype(np.uint32), np.ascontiguousarray(w_res[pre, post])
-    return np.empty(0, np.int64), np.empty(0, np.uint32), np.empty(0, w_res.dtype)
+    return np.empty(0, np.uint64), np.empty(0, np.uint32), np.empty(0, w_res.dtype)
 
 
-_DENSE_ROWS = {dtype: (np.empty(0, np.int64), np.empty(0, np.uint32), np.empty(0, dtype)) for dtype in (np.float32, np.float64)}
+_DENSE_ROWS = {dtype: (np.empty(0, np.uint64), np.empty(0, np.uint32), np.empty(0, dtype)) for dtype in (np.float32, np.float64)}
 #: the dense-matrix argument of a loop whose matrix comes compressed (a scipy.sparse one)
 _NO_MATRIX = {dtype: np.empty((0, 0), dtype) for dtype in (np.float32, np.float64)}
 

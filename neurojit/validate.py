@@ -68,7 +68,7 @@ class Compressed:
 
     Attributes
     ----------
-    ptr : numpy.ndarray of int64
+    ptr : numpy.ndarray of uint64
         ``ptr[r] .. ptr[r+1]-1`` index the entries of row (column) ``r``.
     idx : numpy.ndarray of uint32
         The column (row) of each entry, ascending within a row (column); duplicates summed.
@@ -100,7 +100,7 @@ def compress(name: str, value: Any, dtype: np.dtype, by: str) -> Compressed:
     matrix = matrix.astype(dtype, copy=False)
     matrix.sum_duplicates()  # canonical: sorted indices, no duplicates (in place, on the copy)
     val = np.ascontiguousarray(matrix.data, dtype=dtype)
-    return Compressed(np.ascontiguousarray(matrix.indptr, dtype=np.int64),
+    return Compressed(np.ascontiguousarray(matrix.indptr, dtype=np.uint64),
                       np.ascontiguousarray(matrix.indices, dtype=np.uint32), val, tuple(value.shape))
 
 

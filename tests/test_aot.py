@@ -205,13 +205,19 @@ def _loop_inputs(loop: str, dtype, rng, scale: int = 1):
         csr = operations._compressed_rows(w, operations.SPARSE_RESERVOIR_MIN_STEPS)
         assert csr[0].size, "the case must exercise the compressed form"
         w_in[rng.random((8, n)) < 0.5] = 0  # its CSR rows go in too: the compressed input product
-        ptr = np.concatenate(([0], np.cumsum(np.count_nonzero(w_in, axis=1)))).astype(np.int64)
+        ptr = np.concatenate(([0], np.cumsum(np.count_nonzero(w_in, axis=1)))).astype(np.uint64)
         cols = np.nonzero(w_in)[1].astype(np.uint32)
         in_csr = (ptr, cols, np.ascontiguousarray(w_in[np.nonzero(w_in)]))
         leak = rng.uniform(0.1, 1.0, n).astype(dtype)  # one rate per unit
         args = (inputs, w_in, *in_csr, w, *csr, rng.standard_normal(n).astype(dtype), leak, np.zeros((2, n), dtype),
                 True)
         return args, np.empty((2, inputs.shape[1], n), dtype)
+    if loop == "reservoir_step":
+        n = 50 * scale
+        states, inputs = rng.uniform(-1, 1, (3, n)).astype(dtype), rng.standard_normal((3, 8)).astype(dtype)
+        w_in, w = rng.standard_normal((8, n)).astype(dtype), (rng.standard_normal((n, n)) / np.sqrt(n)).astype(dtype)
+        args = (inputs, w_in, w, rng.standard_normal(n).astype(dtype), rng.uniform(0.1, 1.0, n).astype(dtype), states)
+        return args, np.empty((3, n), dtype)
     if loop == "causal_convolution":
         spikes = (rng.random((2, 100 * scale, 40 * scale)) < 0.3).astype(dtype)
         return (spikes, rng.standard_normal(12).astype(dtype)), np.empty(spikes.shape, dtype)

@@ -314,7 +314,7 @@ def test_sparse_reservoir_is_compressed_only_where_it_pays(rng):
 
     w = rng.standard_normal((50, 50)) * (rng.random((50, 50)) < 0.1)
     w_ptr, w_idx, w_val = _compressed_rows(w, SPARSE_RESERVOIR_MIN_STEPS)
-    assert w_ptr.dtype == np.int64 and w_idx.dtype == np.uint32 and w_val.dtype == w.dtype
+    assert w_ptr.dtype == np.uint64 and w_idx.dtype == np.uint32 and w_val.dtype == w.dtype
     assert w_ptr[-1] == len(w_idx) == len(w_val) == np.count_nonzero(w)
     for i in range(50):  # unit i receives w[j, i] from j = w_idx[...], ascending
         sl = slice(w_ptr[i], w_ptr[i + 1])

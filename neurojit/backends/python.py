@@ -80,7 +80,7 @@ def reservoir_step(inputs, input_weights, reservoir_weights, bias, leak_rate, st
 def _csr(values, indices, pointers, shape):
     import scipy.sparse  # only reached with a scipy.sparse argument
 
-    return scipy.sparse.csr_matrix((values, indices, pointers), shape=shape)
+    return scipy.sparse.csr_matrix((values, indices, pointers.astype(np.int64)), shape=shape)
 
 
 def causal_convolution(spikes, taps, out):
