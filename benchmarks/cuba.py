@@ -49,6 +49,7 @@ for _variable in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):  # before numpy is i
     os.environ.pop(_variable, None)
 
 import argparse  # noqa: E402
+import importlib.util  # noqa: E402
 import json  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
@@ -440,12 +441,8 @@ def process_comparison(args, brian2: Brian2 | None) -> dict:
 def large_network(args) -> dict:
     out = {}
     cases = [("one-weight", "auto", "parallel"), ("per-synapse", "auto", "parallel")]
-    try:
-        import numba  # noqa: F401
-
+    if importlib.util.find_spec("numba") is not None:
         cases += [("one-weight", "jit", "serial"), ("one-weight", "jit", "parallel")]  # one row: neuron blocks
-    except ImportError:
-        pass
     for mode, backend, parallel in cases:
         _, stdout = _time_process([sys.executable, "-c", LARGE, mode, backend, parallel], REPO, _env())
         name = mode if backend == "auto" else f"{mode}, jit {'neuron blocks on 2 cores' if parallel == 'parallel' else '1 core'}"

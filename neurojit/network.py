@@ -665,7 +665,6 @@ class LIFNetwork:
                 ordered = False
         ptr = np.zeros(n_pre + 1, np.int64)
         np.cumsum(counts, out=ptr[1:])
-        dtype = self.dtype
 
         def fill(targets, weights, types):
             cursor = None if ordered else ptr[:-1].copy()
