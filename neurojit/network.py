@@ -880,6 +880,9 @@ class LIFNetwork:
                     np.zeros(0, np.int64))
 
         def joined(arrays, kind):
+            # one group: its own array when it already fits (the kernel copies what it changes)
+            if len(arrays) == 1:
+                return np.ascontiguousarray(arrays[0], kind)
             return np.ascontiguousarray(np.concatenate([np.asarray(a, kind) for a in arrays], axis=1))
 
         clock = np.zeros(batch, np.int64) if state.step is None else _steps_left(state.step, "state.step")
