@@ -1,7 +1,8 @@
 """Brian2's CUBA example (Brette et al. 2007) in neurojit's LIFNetwork, side by side with Brian2.
 
     python benchmarks/cuba.py [--repeats 7] [--brian2-python /work/venvs/brian2/bin/python]
-                              [--skip-brian2] [--skip-process] [--skip-large] [--skip-threads] [--json out.json]
+                              [--skip-brian2] [--skip-process] [--skip-large] [--skip-threads]
+                              [--stdp [--stdp-strict]] [--json out.json]
 
 1. **Loop.** The CUBA network (4000 neurons, Brian2's own 319,513 synapses and initial ``v`` from
    ``tests/data/brian2_cuba.npz``, 1 s at dt = 0.1 ms, float64): ``LIFNetwork.run(10000, state)``
@@ -24,6 +25,18 @@
 4. **Threads**: two batch rows of CUBA (independent trials) on one thread and on two, AOT (batch
    split over threads) and JIT (``prange`` over rows); the spikes are checked identical. One row
    on two cores (JIT neuron blocks, 16,384+ neurons) is part of 3.
+5. **CUBA + STDP** (``--stdp``, issue #12): the network of 1. with pair-based STDP on every
+   excitatory-to-excitatory synapse (``STDP_PARAMETERS``: Brian2's ``examples/synapses/STDP.py``
+   rule, tau_pre = tau_post = 20 ms, ``w_max = 2 we``, ``a_pre = 0.01 w_max``, ``a_post = -1.05
+   a_pre``, every weight starting at ``we``), against Brian2's C++ loop on the same network: the
+   example's ``Synapses`` (event-driven ``Apre``/``Apost``, ``w = clip(w + Apost, 0, wmax)`` on_pre,
+   ``w = clip(w + Apre, 0, wmax)`` on_post) on the E->E synapses, plain ``ge += we`` on E->I, ``gi
+   += wi`` on I->all, built from the fixture's synapses and ``v0`` (Brian2's own order), timed as in
+   1. Reported: both loop times and their ratio, spikes on both sides and how many differ, and how
+   many final E->E weights differ and by how much (Brian2's default ``-ffast-math`` build can round
+   a trace decay differently; ``--stdp-strict`` also builds Brian2 with the fixtures' strict flags
+   ``-O3 -ffp-contract=off`` and compares its spikes and weights, untimed). Without Brian2: the
+   neurojit run alone, said so.
 
 Benchmark processes unset ``OPENBLAS_CORETYPE`` and ``OPENBLAS_L2_SIZE`` before numpy loads.
 """
@@ -36,6 +49,7 @@ for _variable in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):  # before numpy is i
     os.environ.pop(_variable, None)
 
 import argparse  # noqa: E402
+import importlib.util  # noqa: E402
 import json  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
@@ -51,6 +65,22 @@ FIXTURE = REPO / "tests" / "data" / "brian2_cuba.npz"
 TIMINGS = REPO / "tests" / "data" / "brian2_timings.json"
 DEFAULT_BRIAN2 = Path("/work/venvs/brian2/bin/python")
 STEPS = 10000  # 1 s at dt = 0.1 ms
+N_EXC = 3200  # neurons 0 .. 3199 are excitatory
+
+
+def stdp_parameters(we: float) -> dict:
+    """The STDP rule of section 5 for CUBA's excitatory weight ``we`` (both sides get these floats).
+
+    Brian2's ``examples/synapses/STDP.py`` ratios: ``w_max = 2 we`` (every weight starts at
+    ``we``, halfway), ``a_pre = 0.01 w_max``, ``a_post = -a_pre * tau_pre / tau_post * 1.05``
+    (slightly depressing), tau_pre = tau_post = 20 ms: a weight moves by about 1 % of ``w_max``
+    per pairing, so over 1 s the network stays in CUBA's regime.
+    """
+    w_max = 2 * we
+    tau_pre = tau_post = 20e-3
+    a_pre = 0.01 * w_max
+    return {"tau_pre": tau_pre, "tau_post": tau_post, "a_pre": a_pre, "a_post": -a_pre * tau_pre / tau_post * 1.05,
+            "w_min": 0.0, "w_max": w_max, "n_exc": N_EXC}
 
 #: Brian2's examples/CUBA.py as shipped, in cpp_standalone (seeded as the fixture, no plotting)
 BRIAN2_CUBA = '''
@@ -84,6 +114,64 @@ Ci.connect("i>=3200", p=0.02)
 s_mon = SpikeMonitor(P)
 run(1 * second)
 print(json.dumps({"spikes": int(s_mon.num_spikes), "loop_seconds": device._last_run_time,
+                  "step": [int(x) for x in (s_mon.t_[:] / 1e-4 + 0.5)], "index": [int(x) for x in s_mon.i[:]]}))
+'''
+
+#: CUBA + STDP on E->E in cpp_standalone, from the fixture's synapses and v0 (argv: build folder,
+#: fixture, STDP_PARAMETERS as JSON, "strict" for the fixtures' compiler flags); the final E->E
+#: weights go to <folder>/w_final.npy, the rest to stdout as JSON
+BRIAN2_CUBA_STDP = '''
+import json, sys
+import numpy as np
+from brian2 import *
+set_device("cpp_standalone", directory=sys.argv[1], build_on_run=True)
+prefs.logging.console_log_level = "WARNING"
+if sys.argv[4:] == ["strict"]:
+    prefs.codegen.cpp.extra_compile_args_gcc = ["-w", "-O3", "-ffp-contract=off", "-std=c++11"]
+d = np.load(sys.argv[2])
+p = json.loads(sys.argv[3])
+taum = 20*ms
+taue = 5*ms
+taui = 10*ms
+Vt = -50*mV
+Vr = -60*mV
+El = -49*mV
+eqs = """
+dv/dt  = (ge+gi-(v-El))/taum : volt (unless refractory)
+dge/dt = -ge/taue : volt
+dgi/dt = -gi/taui : volt
+"""
+P = NeuronGroup(4000, eqs, threshold="v>Vt", reset="v = Vr", refractory=5*ms, method="exact")
+P.v = d["v0"] * volt
+P.ge = 0*mV
+P.gi = 0*mV
+we = float(d["exc_w"]) * volt
+wi = float(d["inh_w"]) * volt
+taupre = p["tau_pre"] * second
+taupost = p["tau_post"] * second
+dApre = p["a_pre"] * volt
+dApost = p["a_post"] * volt
+wmax = p["w_max"] * volt
+pre, post = d["exc_pre"].astype(np.int64), d["exc_post"].astype(np.int64)
+ee = post < p["n_exc"]
+Cee = Synapses(P, P, """w : volt
+                        dApre/dt = -Apre / taupre : volt (event-driven)
+                        dApost/dt = -Apost / taupost : volt (event-driven)""",
+               on_pre="""ge += w
+                         Apre += dApre
+                         w = clip(w + Apost, 0*volt, wmax)""",
+               on_post="""Apost += dApost
+                          w = clip(w + Apre, 0*volt, wmax)""")
+Cei = Synapses(P, P, on_pre="ge += we")
+Ci = Synapses(P, P, on_pre="gi += wi")
+Cee.connect(i=pre[ee], j=post[ee])
+Cee.w = "we"
+Cei.connect(i=pre[~ee], j=post[~ee])
+Ci.connect(i=d["inh_pre"].astype(np.int64), j=d["inh_post"].astype(np.int64))
+s_mon = SpikeMonitor(P)
+run(1 * second)
+np.save(sys.argv[1] + "/w_final.npy", np.asarray(Cee.w_[:], dtype=np.float64))
+print(json.dumps({"spikes": int(s_mon.num_spikes), "loop_seconds": device._last_run_time, "synapses": int(ee.sum()),
                   "step": [int(x) for x in (s_mon.t_[:] / 1e-4 + 0.5)], "index": [int(x) for x in s_mon.i[:]]}))
 '''
 
@@ -176,14 +264,51 @@ def cuba_network(compiler=None):
     return net, d
 
 
-class Brian2:
-    """Brian2's CUBA built once in a folder of its own; its binary rerun on demand."""
+def cuba_stdp_network(compiler=None):
+    """Section 5's network: CUBA from the fixture, STDP on the E->E synapses (group 0).
 
-    def __init__(self, python: Path, folder: Path):
+    Returns ``(net, d, order, parameters)``: ``order`` maps the plastic group's storage (by
+    source, stable) to the fixture's E->E synapses in Brian2's order (``w[order]`` lines up
+    with Brian2's ``Cee.w``).
+    """
+    import neurojit
+
+    d = np.load(FIXTURE)
+    parameters = stdp_parameters(float(d["exc_w"]))
+    rule = neurojit.STDP(parameters["tau_pre"], parameters["tau_post"], parameters["a_pre"], parameters["a_post"],
+                         parameters["w_min"], parameters["w_max"])
+    pre, post = d["exc_pre"].astype(np.int64), d["exc_post"].astype(np.int64)
+    ee = post < N_EXC
+    net = neurojit.LIFNetwork(4000, dt=1e-4, tau_m=20e-3, v_rest=-49e-3, v_reset=-60e-3, v_threshold=-50e-3,
+                              refractory=5e-3, tau_syn=(5e-3, 10e-3), compiler=compiler)
+    net.connect(pre[ee], post[ee], np.full(int(ee.sum()), float(d["exc_w"])), syn_type=0, plasticity=rule)
+    net.connect(pre[~ee], post[~ee], float(d["exc_w"]), syn_type=0)
+    net.connect(d["inh_pre"], d["inh_post"], float(d["inh_w"]), syn_type=1)
+    return net, d, np.argsort(pre[ee], kind="stable"), parameters
+
+
+class Brian2:
+    """A Brian2 script (Brian2's CUBA by default) built once in a folder of its own; its binary rerun on demand.
+
+    Parameters
+    ----------
+    python : Path
+        The Python that has Brian2.
+    folder : Path
+        The build folder (its parent holds the script).
+    script : str
+        The script's source; it takes the folder as its first argument, then ``arguments``, and
+        prints one JSON line last.
+    arguments : sequence of str
+        Further command-line arguments of the script.
+    """
+
+    def __init__(self, python: Path, folder: Path, script: str = BRIAN2_CUBA, arguments=()):
         self.python, self.folder = python, folder
-        self.script = folder.parent / "cuba_brian2.py"
-        self.script.write_text(BRIAN2_CUBA)
-        seconds, out = _time_process([str(python), str(self.script), str(folder)], folder.parent)
+        self.script = folder.parent / f"{folder.name}_brian2.py"
+        self.script.write_text(script)
+        self.arguments = [str(a) for a in arguments]
+        seconds, out = _time_process([str(python), str(self.script), str(folder), *self.arguments], folder.parent)
         self.first = json.loads(out.strip().splitlines()[-1])
         self.build_seconds = seconds
 
@@ -192,7 +317,8 @@ class Brian2:
         return float((self.folder / "results" / "last_run_info.txt").read_text().split()[0])
 
     def warm_process_seconds(self) -> float:
-        return _time_process([str(self.python), str(self.script), str(self.folder)], self.folder.parent)[0]
+        return _time_process([str(self.python), str(self.script), str(self.folder), *self.arguments],
+                             self.folder.parent)[0]
 
 
 def loop_comparison(args, brian2: Brian2 | None) -> dict:
@@ -221,6 +347,68 @@ def loop_comparison(args, brian2: Brian2 | None) -> dict:
                       brian2_source=f"stored in {TIMINGS.relative_to(REPO)} (no Brian2 here)")
     result["ratio"] = result["brian2_seconds"] / result["neurojit_seconds"]
     return result
+
+
+def stdp_comparison(args, brian2: Brian2 | None, strict: Brian2 | None = None) -> dict:
+    """Section 5: CUBA + STDP on E->E, neurojit against Brian2's C++ loop (``brian2``: the
+    ``BRIAN2_CUBA_STDP`` build, or None), spikes and final weights compared."""
+    net, d, order, parameters = cuba_stdp_network()
+    state = net.initial_state(v=d["v0"][None])
+    events, final = net.run(STEPS, state)  # warm (first calls, AOT module load)
+    w = np.empty_like(final.weights[0][0])
+    w[order] = final.weights[0][0]  # in Brian2's synapse order
+    w_max = parameters["w_max"]
+    ours = set(zip(events.step.tolist(), events.index.tolist()))
+    result = {"backend": net._kernel.backend, "spikes": len(events), "plastic_synapses": int(w.size),
+              "parameters": parameters, "w_over_w_max_mean": float(w.mean() / w_max),
+              "w_over_w_max_range": [float(w.min() / w_max), float(w.max() / w_max)],
+              "w_over_w_max_histogram_10_bins": np.histogram(w / w_max, 10, (0.0, 1.0))[0].tolist()}
+    mine, theirs = [], []
+    for _ in range(args.repeats):
+        start = time.perf_counter()
+        net.run(STEPS, state)
+        mine.append(time.perf_counter() - start)
+        if brian2 is not None:
+            theirs.append(brian2.loop_seconds())
+    result["neurojit_seconds"] = _median(mine)
+    result["neurojit_all"] = mine
+    for name, build in (("brian2", brian2), ("brian2_strict_flags", strict)):
+        if build is None:
+            continue
+        spikes = set(zip(build.first["step"], build.first["index"]))
+        theirs_w = np.load(build.folder / "w_final.npy")
+        difference = np.abs(w - theirs_w)
+        result[name] = {"spikes": build.first["spikes"], "spikes_differ": len(ours ^ spikes),
+                        "weights_differ": int(np.count_nonzero(difference)),
+                        "max_weight_difference": float(difference.max()),
+                        "max_weight_difference_over_w_max": float(difference.max() / w_max)}
+    if brian2 is not None:
+        result.update(brian2_seconds=_median(theirs), brian2_all=theirs, brian2_source="side by side (rerun binary)",
+                      ratio=_median(theirs) / result["neurojit_seconds"])
+    else:
+        result["brian2_source"] = "no Brian2 here (and no stored Brian2 timing of CUBA + STDP): neurojit alone"
+    return result
+
+
+def _print_stdp(stdp: dict, loop: dict | None) -> None:
+    print(f"\n5. CUBA + STDP on the {stdp['plastic_synapses']:,} E->E synapses, 1 s: neurojit ({stdp['backend']}) "
+          f"{stdp['neurojit_seconds'] * 1e3:.1f} ms, " + (
+              f"Brian2 C++ loop {stdp['brian2_seconds'] * 1e3:.1f} ms ({stdp['brian2_source']}) -> {stdp['ratio']:.2f}x"
+              if "ratio" in stdp else stdp["brian2_source"]))
+    if loop is not None and "ratio" in stdp and loop["brian2_source"].startswith("side by side"):
+        print(f"   STDP adds {(stdp['neurojit_seconds'] - loop['neurojit_seconds']) * 1e3:.1f} ms to neurojit's loop, "
+              f"{(stdp['brian2_seconds'] - loop['brian2_seconds']) * 1e3:.1f} ms to Brian2's (section 1's runs)")
+    print(f"   spikes: neurojit {stdp['spikes']}" + "".join(
+        f", {label} {stdp[name]['spikes']} ({stdp[name]['spikes_differ']} differ)"
+        for name, label in (("brian2", "Brian2"), ("brian2_strict_flags", "Brian2 -O3 -ffp-contract=off"))
+        if name in stdp))
+    for name, label in (("brian2", "Brian2"), ("brian2_strict_flags", "Brian2 -O3 -ffp-contract=off")):
+        if name in stdp:
+            row = stdp[name]
+            print(f"   final E->E weights vs {label}: {row['weights_differ']} of {stdp['plastic_synapses']} differ, "
+                  f"by at most {row['max_weight_difference']:.3g} V ({row['max_weight_difference_over_w_max']:.2g} w_max)")
+    low, high = stdp["w_over_w_max_range"]
+    print(f"   neurojit's final w / w_max: mean {stdp['w_over_w_max_mean']:.4f}, range [{low:.3f}, {high:.3f}]")
 
 
 def process_comparison(args, brian2: Brian2 | None) -> dict:
@@ -253,12 +441,8 @@ def process_comparison(args, brian2: Brian2 | None) -> dict:
 def large_network(args) -> dict:
     out = {}
     cases = [("one-weight", "auto", "parallel"), ("per-synapse", "auto", "parallel")]
-    try:
-        import numba  # noqa: F401
-
+    if importlib.util.find_spec("numba") is not None:
         cases += [("one-weight", "jit", "serial"), ("one-weight", "jit", "parallel")]  # one row: neuron blocks
-    except ImportError:
-        pass
     for mode, backend, parallel in cases:
         _, stdout = _time_process([sys.executable, "-c", LARGE, mode, backend, parallel], REPO, _env())
         name = mode if backend == "auto" else f"{mode}, jit {'neuron blocks on 2 cores' if parallel == 'parallel' else '1 core'}"
@@ -321,8 +505,15 @@ def main(argv=None) -> int:
     parser.add_argument("--skip-process", action="store_true")
     parser.add_argument("--skip-large", action="store_true")
     parser.add_argument("--skip-threads", action="store_true")
+    parser.add_argument("--stdp", action="store_true", help="also section 5: CUBA + STDP on E->E against Brian2")
+    parser.add_argument("--stdp-strict", action="store_true",
+                        help="with --stdp: also compare with Brian2 built with -O3 -ffp-contract=off (untimed)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
+    if args.repeats < 1:
+        parser.error(f"argument --repeats: must be a positive integer, got {args.repeats}")
+    if args.stdp_strict and not args.stdp:
+        parser.error("--stdp-strict needs --stdp")
     import neurojit
 
     print(f"neurojit {neurojit.__version__}, numpy {np.__version__}, {os.cpu_count()} CPUs, "
@@ -361,6 +552,18 @@ def main(argv=None) -> int:
             for name, row in threaded.items():
                 text = row if not isinstance(row, dict) else ", ".join(f"{k} {v:.3g}" for k, v in row.items())
                 print(f"   {name}: {text:.3g}" if isinstance(row, float) else f"   {name}: {text}")
+        if args.stdp:
+            plastic, strict = None, None
+            if brian2 is not None:
+                stdp_arguments = [FIXTURE, json.dumps(stdp_parameters(float(np.load(FIXTURE)["exc_w"])))]
+                print("\nbuilding Brian2's CUBA + STDP ...", flush=True)
+                plastic = Brian2(args.brian2_python, Path(scratch) / "cuba_stdp", BRIAN2_CUBA_STDP, stdp_arguments)
+                report["brian2_stdp_build_seconds"] = plastic.build_seconds
+                if args.stdp_strict:
+                    strict = Brian2(args.brian2_python, Path(scratch) / "cuba_stdp_strict", BRIAN2_CUBA_STDP,
+                                    [*stdp_arguments, "strict"])
+            report["stdp"] = stdp_comparison(args, plastic, strict)
+            _print_stdp(report["stdp"], loop)
     if args.json:
         args.json.write_text(json.dumps(report, indent=1, default=str) + "\n")
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from typing import Sequence
@@ -44,10 +45,20 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    if args.stdp:
+        from .models.stdp import run_stdp_demo
+
+        seconds = args.seconds if args.seconds is not None else (QUICK_STDP_SECONDS if args.quick else 100.0)
+        run_stdp_demo(seconds=seconds, plot=args.plot, seed=args.seed)
+        return 0
     from .models.demo import run_demo
 
     run_demo(quick=args.quick, plot=args.plot, seed=args.seed)
     return 0
+
+
+#: network time of ``neurojit demo --stdp --quick`` (the full run: 100 s)
+QUICK_STDP_SECONDS = 20.0
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -93,10 +104,22 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("info", help="backend of each kernel and why, AOT variant, numba version, cache folder").set_defaults(
         run=_info
     )
-    demo = commands.add_parser("demo", help="train and score an ESN on NARMA-10 and an LSM on spike patterns")
-    demo.add_argument("--plot", metavar="FILE.png", help="draw prediction vs target and a spike raster (needs matplotlib)")
-    demo.add_argument("--quick", action="store_true", help="smaller models and data (a few seconds)")
+    demo = commands.add_parser(
+        "demo", help="train and score an ESN on NARMA-10 and an LSM on spike patterns; --stdp: Brian2's STDP example",
+        description="Train and score an ESN on NARMA-10 and an LSM on spike patterns; or, with --stdp, run "
+                    "Brian2's STDP example (Song, Miller & Abbott 2000: 1000 Poisson inputs -> 1 LIF neuron, 100 s) "
+                    "and print the bimodal histogram of the final weights (--plot draws it).")
+    demo.add_argument("--plot", metavar="FILE.png",
+                      help="draw prediction vs target and a spike raster; with --stdp the weights, their histogram "
+                           "and the output rate (needs matplotlib)")
+    demo.add_argument("--quick", action="store_true",
+                      help=f"smaller models and data (a few seconds); with --stdp {QUICK_STDP_SECONDS:g} s of network time")
     demo.add_argument("--seed", type=int, default=0, help="seed of the data and the weights (default 0)")
+    demo.add_argument("--stdp", action="store_true",
+                      help="Brian2's STDP example instead: the final weight histogram (text, or --plot)")
+    demo.add_argument("--seconds", type=float, metavar="S",
+                      help="with --stdp: network time in seconds (default 100; --quick: "
+                           f"{QUICK_STDP_SECONDS:g})")
     demo.set_defaults(run=_demo)
     bench = commands.add_parser("bench", help="every kernel on every backend and AOT variant vs the best NumPy code")
     bench.add_argument("--quick", action="store_true", help="one small size per kernel (seconds)")
@@ -124,6 +147,20 @@ def _argument_problem(args: argparse.Namespace) -> str | None:
         value = getattr(args, name, None)
         if value is not None and value < 1:
             return f"argument --{name}: must be a positive integer, got {value}"
+    seconds = getattr(args, "seconds", None)
+    if seconds is not None:
+        if not args.stdp:
+            return "argument --seconds: only with --stdp (the network time of the STDP example)"
+        if args.quick:
+            return "argument --seconds: not with --quick (--quick is a shorter --seconds)"
+        if not (math.isfinite(seconds) and seconds > 0):
+            return f"argument --seconds: must be a positive number of seconds, got {seconds:g}"
+        from .models.stdp import SONG2000
+
+        if round(seconds / SONG2000["dt"]) < 1:
+            return f"argument --seconds: must be at least one step of the example ({SONG2000['dt']:g} s), got {seconds:g}"
+    if getattr(args, "seed", None) is not None and args.seed < 0:
+        return f"argument --seed: must be >= 0 (numpy's generators take no negative seed), got {args.seed}"
     if getattr(args, "plot", None) and importlib.util.find_spec("matplotlib") is None:
         return f"argument --plot: needs matplotlib, which is not installed: pip install '{DISTRIBUTION}[plot]'"
     return None

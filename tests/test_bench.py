@@ -3,6 +3,7 @@
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -89,7 +90,8 @@ def test_bench_refuses_counts_below_one_before_running(flag, value):
     assert result.stdout == ""  # nothing was benchmarked
 
 
-@pytest.mark.parametrize("command", [["bench", "--quick", "--kernel", "convolution"], ["demo", "--quick"]])
+@pytest.mark.parametrize("command", [["bench", "--quick", "--kernel", "convolution"], ["demo", "--quick"],
+                                     ["demo", "--stdp", "--quick"]])
 def test_plot_without_matplotlib_fails_before_any_work(command, tmp_path):
     from neurojit._version import DISTRIBUTION
 
@@ -185,6 +187,9 @@ def test_bench_command_runs_numpy_at_full_speed(tmp_path):
     assert json.loads(out.read_text())["meta"]["blas"]
 
 
+#: CUBA without Brian2 (building it takes a minute): the neurojit side, the stored Brian2 timing
+CUBA_ALONE = ["--repeats", "1", "--skip-brian2", "--skip-process", "--skip-large", "--skip-threads"]
+
 SCRIPTS = {  # every benchmark script at a tiny size: documented commands must not rot
     "call_overhead.py": ["--rounds", "2"],
     "aot_vs_jit.py": ["--repeats", "1", "--size", "16", "--steps", "5", "--batch", "2"],
@@ -192,6 +197,17 @@ SCRIPTS = {  # every benchmark script at a tiny size: documented commands must n
     "esn_throughput.py": ["--sizes", "20", "--repeat", "1"],
     "mackey_glass_84.py": ["--networks", "1", "--trials", "2", "--units", "50", "--washout", "100", "--train", "200",
                            "--test-washout", "100"],
+    "cuba.py": CUBA_ALONE,
+    "cuba.py --stdp": [*CUBA_ALONE, "--stdp"],
+    "stdp.py": ["--seconds", "2", "--repeats", "1"],
+}
+#: what a run must print (the sections asked for)
+PRINTS = {
+    "cuba.py": [r"1\. CUBA loop, 1 s of network time: neurojit \(\w+\) [\d.]+ ms, Brian2 C\+\+ loop [\d.]+ ms \(stored in",
+                r"spikes 24300 \(Brian2 24300\), 0 differ from the fixture"],
+    "cuba.py --stdp": [r"5\. CUBA \+ STDP on the 204,748 E->E synapses, 1 s: neurojit \(\w+\) [\d.]+ ms, no Brian2 here",
+                       r"spikes: neurojit \d+", r"final w / w_max: mean 0\.\d+"],
+    "stdp.py": [r"2 s STDP example: [\d.]+ s", r"final w/w_max histogram, 10 bins: neurojit \[[\d, ]+\]"],
 }
 
 
@@ -199,13 +215,17 @@ SCRIPTS = {  # every benchmark script at a tiny size: documented commands must n
 def test_benchmark_script_runs(script):
     if importlib.util.find_spec("numba") is None:
         pytest.skip("the benchmark scripts compare against the JIT backend")
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / script
+    name, *flags = script.split()
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / name
     if not path.exists():
         pytest.skip("benchmarks/ is not beside the tests")
-    result = subprocess.run([sys.executable, str(path), *SCRIPTS[script]], capture_output=True, text=True, timeout=600)
+    result = subprocess.run([sys.executable, str(path), *flags, *SCRIPTS[script]], capture_output=True, text=True,
+                            timeout=600)
     if result.returncode != 0 and "no current AOT build" in result.stdout + result.stderr:
         pytest.skip("no AOT build here")
     assert result.returncode == 0, result.stdout + result.stderr
+    for pattern in PRINTS.get(script, []):
+        assert re.search(pattern, result.stdout), (pattern, result.stdout)
 
 
 def test_mackey_glass_84_reports_its_backend_score_and_time():

@@ -84,4 +84,4 @@ def test_demo_plot_writes_a_png(demo_env, tmp_path):
 
 def test_demo_help_lists_its_options():
     out = run_python("", args=["-m", "neurojit", "demo", "--help"]).stdout
-    assert "--plot" in out and "--quick" in out
+    assert "--plot" in out and "--quick" in out and "--stdp" in out and "--seconds" in out

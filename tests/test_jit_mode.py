@@ -152,11 +152,12 @@ def test_parallel_loops_give_exactly_the_serial_results(serial_and_parallel, bat
     np.testing.assert_array_equal(outputs[True][4], python.compile_convolution_kernel()(x["channels"], x["taps"]))
 
 
-@pytest.mark.parametrize("case", ["uniform", "per-neuron-adapt"])
+@pytest.mark.parametrize("case", ["uniform", "per-neuron-adapt", "plastic"])
 def test_network_neuron_blocks_give_exactly_the_serial_results(serial_and_parallel, case):
     """One row of a LIFNetwork big enough for the neuron-block path (a partial last block): the
-    parallel compile's spikes and state equal the serial loop's and the NumPy twin's."""
-    from neurojit import LIFNetwork
+    parallel compile's spikes and state equal the serial loop's and the NumPy twin's (with STDP
+    on the recurrent synapses too: a plastic row does not take the block path, which has no STDP)."""
+    from neurojit import STDP, LIFNetwork
 
     rng = np.random.default_rng(7)
     n, n_in = network.MIN_BLOCKED + network.BLOCK // 3, 30
@@ -166,19 +167,31 @@ def test_network_neuron_blocks_give_exactly_the_serial_results(serial_and_parall
                        adapt_increment=0.05)
     pre = np.repeat(np.arange(n), 5)
     post, types = rng.integers(0, n, pre.size), rng.integers(0, 2, pre.size)
-    weights = rng.normal(0.05, 0.1, pre.size) if case != "uniform" else 0.05
+    weights = rng.normal(0.05, 0.1, pre.size) if case == "per-neuron-adapt" else 0.05
+    plasticity = None
+    if case == "plastic":
+        weights = np.full(pre.size, 0.05)
+        plasticity = STDP(5e-3, 5e-3, 0.01, -0.0105, 0.0, 0.1)
     in_pre, in_post = rng.integers(0, n_in, 4 * n), rng.integers(0, n, 4 * n)
     spikes = rng.random((1, 60, n_in)) < 0.05
     v0 = rng.uniform(0, 1, (1, n))
     results = []
     for c in (*serial_and_parallel.values(), JITCompiler(JITConfig(backend="python"))):
         net = LIFNetwork(n, dt=1e-3, compiler=c, **options)
-        net.connect(pre, post, weights, syn_type=types)
+        net.connect(pre, post, weights, syn_type=types, plasticity=plasticity)
         net.connect_input(n_in, in_pre, in_post, 0.3)
         results.append(net.run(spikes, net.initial_state(v=v0)))
     (serial, s_state), (parallel, p_state), (twin, t_state) = results
     assert len(serial) > 100
     assert serial == parallel == twin
+    if plasticity is not None:
+        learned = s_state.weights[0]
+        assert (learned != 0.05).sum() > 1000  # the weights did change
+        np.testing.assert_array_equal(p_state.weights[0], learned)
+        np.testing.assert_array_equal(t_state.weights[0], learned)
+        for a, b, c in zip(s_state.traces[0], p_state.traces[0], t_state.traces[0]):
+            np.testing.assert_array_equal(a, b)
+            np.testing.assert_array_equal(a, c)
     for a, b, c in zip((s_state.v, s_state.i_syn, s_state.refractory, s_state.adaptation),
                        (p_state.v, p_state.i_syn, p_state.refractory, p_state.adaptation),
                        (t_state.v, t_state.i_syn, t_state.refractory, t_state.adaptation)):

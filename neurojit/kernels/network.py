@@ -60,7 +60,14 @@ event-driven variables are: ``A *= exp(rates[g, r] * -(n*dt - last*dt))`` (``rat
 
 (``amps[g]`` = ``a_pre, a_post, w_min, w_max``; on_pre before on_post, as Brian2 runs them.) Each
 synapse's update touches only its own weight and traces, so the order of 3b among synapses does
-not matter; within a step, the factors of the last (group, last step) seen are reused (the same numbers).
+not matter. During a call each row keeps its plastic synapses in one 32-byte record each (``w``,
+``A_pre``, ``A_post`` in the row's dtype, ``last`` in int64), copied in from and out to the four
+arrays: 3b reaches the synapses out of storage order, and it then loads one cache line per synapse
+instead of four, after a first pass that only gathers their ``last`` (independent loads that the
+core overlaps, where the update's ``exp`` calls and branches would keep it waiting on each).
+Every event computes its factor (the same numbers as reusing the factor of an equal
+``(group, last)``: a check that mispredicts on most events cost more than the ``exp`` it saves).
+A row with plastic synapses never takes the parallel block pass below (it has no STDP).
 
 Cost per step: the neuron update (step 1 runs over blocks of ``BLOCK`` neurons whose inner
 loops vectorise and count the block's spikes - indexed with unsigned bounds into whole-row
@@ -124,7 +131,11 @@ def network_run(neuron, coef, syn_decay, refractory_steps, adapt, uniform, group
     adapt_decay = neuron[ADAPT_DECAY]
     adapt_inc = neuron[ADAPT_INC]
     fused = uniform and n_types <= 2 and n > 0
-    if PARALLEL and n_batch == 1 and n >= MIN_BLOCKED:
+    n_plastic = pw.shape[1]
+    max_incoming = 0  # the most plastic synapses onto one neuron
+    for i in range(post_ptr.size - 1):
+        max_incoming = max(max_incoming, post_ptr[i + 1] - post_ptr[i])
+    if PARALLEL and n_batch == 1 and n >= MIN_BLOCKED and n_plastic == 0:
         # One row in a parallel compile: the block pass of every step is a prange over neuron
         # blocks (each block finds its own spikes; they are merged in block order), the rest of
         # the step runs on one core. A copy of the row loop below with exactly its arithmetic:
@@ -346,16 +357,20 @@ def network_run(neuron, coef, syn_decay, refractory_steps, adapt, uniform, group
         d1 = syn_decay[1] if n_types >= 2 else zero
         t = progress[b]
         count = ev_count[b]
-        # STDP: this row's plastic weights and traces, a buffer for factors in the row's dtype,
-        # and the last decay factors computed (reused while the synapse's last update and group repeat)
-        pwb = pw[b]
-        preb = apre[b]
-        postb = apost[b]
-        lastb = last[b]
+        # STDP: this row's plastic synapses, each in one 32-byte record (weight, A_pre, A_post in
+        # columns 0-2 of the row's dtype, the step of its last event in int64 column 3), so that
+        # on_post, which reaches them out of storage order, loads one cache line per synapse, not
+        # four; a buffer for the steps it gathers, and one for decay factors in the row's dtype
+        rec = np.empty((n_plastic, 4), np.int64)
+        recv = rec.view(v.dtype)
+        for p in range(n_plastic):
+            recv[p, 0] = pw[b, p]
+            recv[p, 1] = apre[b, p]
+            recv[p, 2] = apost[b, p]
+            rec[p, 3] = last[b, p]
+        gathered = np.empty(max_incoming, np.int64)
         start_step = clock[b]
         factor = np.zeros(2, v.dtype)
-        cached_last = np.int64(-1)
-        cached_group = np.int64(-1)
         # the refractory neurons (few at any time): their list and the v each is frozen at
         frozen = np.empty(n, np.int64)
         frozen_v = np.empty(n, v.dtype)
@@ -459,7 +474,6 @@ def network_run(neuron, coef, syn_decay, refractory_steps, adapt, uniform, group
                 for q in range(n_spiking):
                     counts[b, spiking[q]] += 1
             # 3. delivery
-            cached_last = np.int64(-1)  # the STDP factors cached depend on the step too
             first_input = in_ptr[b, t]
             last_input = in_ptr[b, t + 1]
             for g in range(n_groups):
@@ -469,32 +483,35 @@ def network_run(neuron, coef, syn_decay, refractory_steps, adapt, uniform, group
                 shift = groups[g, 4]
                 w = group_weights[g]
                 n_sources = n_spiking if from_neurons else last_input - first_input
-                if plastic[g, 0]:  # STDP: on_pre, synapse by synapse
+                if plastic[g, 0]:  # STDP: on_pre, synapse by synapse (records in storage order)
                     pshift = plastic[g, 1]
-                    now = (start_step + t) * dt
+                    step_now = start_step + t
+                    now = step_now * dt
+                    rate_pre = rates[g, 0]
+                    rate_post = rates[g, 1]
+                    add_pre = amps[g, 0]
+                    w_lo = amps[g, 2]
+                    w_hi = amps[g, 3]
                     for q in range(n_sources):
                         j = spiking[q] if from_neurons else in_index[first_input + q]
                         for s in range(ptr[offset + j], ptr[offset + j + 1]):
-                            p = s + pshift
-                            if lastb[p] != cached_last or g != cached_group:
-                                elapsed = -(now - lastb[p] * dt)
-                                factor[0] = math.exp(rates[g, 0] * elapsed)
-                                factor[1] = factor[0] if rates[g, 1] == rates[g, 0] else math.exp(rates[g, 1] * elapsed)
-                                cached_last = lastb[p]
-                                cached_group = g
-                            postb[p] = postb[p] * factor[1]
-                            preb[p] = preb[p] * factor[0]
-                            wp = pwb[p]
+                            p = np.uint64(s + pshift)
+                            elapsed = -(now - rec[p, 3] * dt)
+                            factor[0] = math.exp(rate_pre * elapsed)
+                            factor[1] = factor[0] if rate_post == rate_pre else math.exp(rate_post * elapsed)
+                            recv[p, 2] = recv[p, 2] * factor[1]
+                            recv[p, 1] = recv[p, 1] * factor[0]
+                            wp = recv[p, 0]
                             if n_types:
                                 cur[targets[s]] += wp
                             else:
                                 post = targets[s]
                                 if until[post] <= t:
                                     vb[post] += wp
-                            preb[p] = preb[p] + amps[g, 0]
-                            x = wp + postb[p]
-                            pwb[p] = amps[g, 2] if x < amps[g, 2] else (amps[g, 3] if x > amps[g, 3] else x)
-                            lastb[p] = start_step + t
+                            recv[p, 1] = recv[p, 1] + add_pre
+                            x = wp + recv[p, 2]
+                            recv[p, 0] = w_lo if x < w_lo else (w_hi if x > w_hi else x)
+                            rec[p, 3] = step_now
                     continue
                 for q in range(n_sources):
                     j = spiking[q] if from_neurons else in_index[first_input + q]
@@ -514,24 +531,28 @@ def network_run(neuron, coef, syn_decay, refractory_steps, adapt, uniform, group
                                 vb[post] += weights[s + shift] if per_synapse else w
             # 3b. STDP: on_post, over the plastic synapses onto each spiking neuron
             if post_ptr.size:
-                now = (start_step + t) * dt
+                step_now = start_step + t
+                now = step_now * dt
                 for q in range(n_spiking):
                     i = spiking[q]
-                    for r in range(post_ptr[i], post_ptr[i + 1]):
-                        p = post_syn[r]
-                        g = post_grp[r]
-                        if lastb[p] != cached_last or g != cached_group:
-                            elapsed = -(now - lastb[p] * dt)
-                            factor[0] = math.exp(rates[g, 0] * elapsed)
-                            factor[1] = factor[0] if rates[g, 1] == rates[g, 0] else math.exp(rates[g, 1] * elapsed)
-                            cached_last = lastb[p]
-                            cached_group = g
-                        postb[p] = postb[p] * factor[1]
-                        preb[p] = preb[p] * factor[0]
-                        postb[p] = postb[p] + amps[g, 1]
-                        x = pwb[p] + preb[p]
-                        pwb[p] = amps[g, 2] if x < amps[g, 2] else (amps[g, 3] if x > amps[g, 3] else x)
-                        lastb[p] = start_step + t
+                    r0 = post_ptr[i]
+                    incoming = post_ptr[i + 1] - r0
+                    # first the records' last steps alone: independent loads, which the core
+                    # overlaps, bring every record's line in before the arithmetic needs it
+                    for r in range(incoming):
+                        gathered[r] = rec[np.uint64(post_syn[r0 + r]), 3]
+                    for r in range(incoming):
+                        p = np.uint64(post_syn[r0 + r])
+                        g = post_grp[r0 + r]
+                        elapsed = -(now - gathered[r] * dt)
+                        factor[0] = math.exp(rates[g, 0] * elapsed)
+                        factor[1] = factor[0] if rates[g, 1] == rates[g, 0] else math.exp(rates[g, 1] * elapsed)
+                        recv[p, 2] = recv[p, 2] * factor[1]
+                        recv[p, 1] = recv[p, 1] * factor[0]
+                        recv[p, 2] = recv[p, 2] + amps[g, 1]
+                        x = recv[p, 0] + recv[p, 1]
+                        recv[p, 0] = amps[g, 2] if x < amps[g, 2] else (amps[g, 3] if x > amps[g, 3] else x)
+                        rec[p, 3] = step_now
             # 4. reset
             for q in range(n_spiking):
                 i = spiking[q]
@@ -548,6 +569,11 @@ def network_run(neuron, coef, syn_decay, refractory_steps, adapt, uniform, group
             until[i] = max(until[i] - t, 0)
         for i in range(n_types * n):
             ib[i] = cur[i]
+        for p in range(n_plastic):
+            pw[b, p] = recv[p, 0]
+            apre[b, p] = recv[p, 1]
+            apost[b, p] = recv[p, 2]
+            last[b, p] = rec[p, 3]
         progress[b] = t
         ev_count[b] = count
 
