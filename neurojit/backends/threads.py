@@ -19,7 +19,6 @@ situations where it cannot serve are handled here:
 
 from __future__ import annotations
 
-import functools
 import os
 import threading
 from typing import Callable
@@ -88,7 +87,15 @@ class ThreadedBackend:
         positions = declaration.batch_positions
         if not positions or self.threads < 2:
             return loop
-        return functools.partial(self._split, loop, positions, declaration.work_positions)
+        first, work, split = positions[0], declaration.work_positions, self._split
+
+        def split_loop(*args):
+            if args[first].shape[0] < 2:  # one row, the usual small call: nothing to split
+                return loop(*args)
+            return split(loop, positions, work, *args)
+
+        split_loop.__name__ = split_loop.__qualname__ = getattr(loop, "__name__", name)
+        return split_loop
 
     def _split(self, loop: Callable, positions: tuple[int, ...], work: tuple[int, ...], *args) -> None:
         rows = args[positions[0]].shape[0]
