@@ -166,15 +166,22 @@ def test_caller_arrays_never_modified(compiler, name, dtype, rng):
                 assert not np.shares_memory(result, kwargs[key])
 
 
+def one_spike_per_row(rng, rows, columns, dtype):
+    """A 0/1 matrix with a single 1 per row (at most 2 % dense from 50 columns on)."""
+    a = np.zeros((rows, columns), dtype)
+    a[np.arange(rows), rng.integers(0, columns, rows)] = 1
+    return a
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize(
     "mode", ["sparse-binary", "dense-binary", "real", "all-zero", "all-one", "one-row"]
 )
 def test_matrix_multiply_operands(compiler, mode, dtype, rng):
     """Both paths of matrix_multiply (event-driven 0/1 rows and BLAS) equal a @ b."""
-    M, K, N = 9, 40, 6
-    if mode == "sparse-binary":
-        a = (rng.random((M, K)) < 0.05).astype(dtype)
+    M, K, N = 9, 60, 6
+    if mode == "sparse-binary":  # at most SPARSE_MATMUL_DENSITY: the event-driven loop
+        a = one_spike_per_row(rng, M, K, dtype)
     elif mode == "dense-binary":
         a = (rng.random((M, K)) < 0.5).astype(dtype)
     elif mode == "real":
@@ -407,6 +414,31 @@ def test_loop_source_runs_as_plain_python(name, shape, dtype, rng):
     result = kernel(*args, **kwargs)
     check_against_reference(name, result, args, kwargs, dtype)
     if name == "matrix_multiply":  # the event-driven loop too, which dense input never reaches
-        a = (rng.random((5, 30)) < 0.05).astype(dtype)
-        b = rng.standard_normal((30, 4)).astype(dtype)
+        a = one_spike_per_row(rng, 5, 60, dtype)
+        b = rng.standard_normal((60, 4)).astype(dtype)
         check_against_reference(name, kernel(a, b), (a, b), {}, dtype)
+
+
+@pytest.mark.parametrize("size, density, event_driven", [
+    (256, 0.05, False), (1024, 0.05, False), (1024, 0.1, False), (256, 0.01, True), (1024, 0.02, True),
+])
+def test_matrix_multiply_takes_the_row_sums_only_where_they_beat_blas(size, density, event_driven, rng):
+    """The bench grid's 0/1 operands: the event-driven loop (measured slower than numpy.matmul from
+    5 % on) only up to SPARSE_MATMUL_DENSITY, BLAS above it."""
+    from neurojit import operations
+
+    class SpyLoops:
+        native, threads, calls = frozenset({"binary_nonzeros", "binary_matmul"}), 1, 0
+
+        def binary_nonzeros(self, a):
+            return int(np.count_nonzero(a))
+
+        def binary_matmul(self, a, b, out):
+            SpyLoops.calls += 1
+            out[...] = a @ b
+
+    a = np.zeros((size, size), np.float32)
+    a.flat[rng.choice(a.size, int(density * a.size), replace=False)] = 1
+    b = rng.standard_normal((size, 8)).astype(np.float32)
+    np.testing.assert_allclose(operations.matrix_multiply(SpyLoops(), a, b), a @ b, rtol=1e-5, atol=1e-5)
+    assert (SpyLoops.calls > 0) == event_driven

@@ -39,7 +39,7 @@ def _arguments(rng, batch):
         "reservoir_run": (spikes, weights, weights * 0.1, rng.standard_normal((batch, 12)), 0.5, 0.1),
         "reservoir_update": (spikes[:, 0], weights, weights * 0.1, spikes[:, 1], 0.5),
         "convolution": (spikes, np.array([1.0, 0.5, 0.25])),
-        "matrix_multiply": ((rng.random((batch, 40)) < 0.05).astype(np.float64), rng.standard_normal((40, 12))),
+        "matrix_multiply": (np.eye(batch, 60)[:, rng.permutation(60)], rng.standard_normal((60, 12))),  # 0/1, < 2 %
     }
 
 
