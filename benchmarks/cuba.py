@@ -82,14 +82,8 @@ def stdp_parameters(we: float) -> dict:
     return {"tau_pre": tau_pre, "tau_post": tau_post, "a_pre": a_pre, "a_post": -a_pre * tau_pre / tau_post * 1.05,
             "w_min": 0.0, "w_max": w_max, "n_exc": N_EXC}
 
-#: Brian2's examples/CUBA.py as shipped, in cpp_standalone (seeded as the fixture, no plotting)
-BRIAN2_CUBA = '''
-import json, sys, time
-start = time.perf_counter()
-from brian2 import *
-set_device("cpp_standalone", directory=sys.argv[1], build_on_run=True)
-prefs.logging.console_log_level = "WARNING"
-seed(2007)
+#: the neurons of Brian2's examples/CUBA.py (both scripts below)
+CUBA_NEURONS = '''
 taum = 20*ms
 taue = 5*ms
 taui = 10*ms
@@ -102,7 +96,17 @@ dge/dt = -ge/taue : volt
 dgi/dt = -gi/taui : volt
 """
 P = NeuronGroup(4000, eqs, threshold="v>Vt", reset="v = Vr", refractory=5*ms, method="exact")
-P.v = "Vr + rand() * (Vt - Vr)"
+'''
+
+#: Brian2's examples/CUBA.py as shipped, in cpp_standalone (seeded as the fixture, no plotting)
+BRIAN2_CUBA = '''
+import json, sys, time
+start = time.perf_counter()
+from brian2 import *
+set_device("cpp_standalone", directory=sys.argv[1], build_on_run=True)
+prefs.logging.console_log_level = "WARNING"
+seed(2007)
+''' + CUBA_NEURONS + '''P.v = "Vr + rand() * (Vt - Vr)"
 P.ge = 0*mV
 P.gi = 0*mV
 we = (60*0.27/10)*mV  # excitatory synaptic weight (voltage)
@@ -130,19 +134,7 @@ if sys.argv[4:] == ["strict"]:
     prefs.codegen.cpp.extra_compile_args_gcc = ["-w", "-O3", "-ffp-contract=off", "-std=c++11"]
 d = np.load(sys.argv[2])
 p = json.loads(sys.argv[3])
-taum = 20*ms
-taue = 5*ms
-taui = 10*ms
-Vt = -50*mV
-Vr = -60*mV
-El = -49*mV
-eqs = """
-dv/dt  = (ge+gi-(v-El))/taum : volt (unless refractory)
-dge/dt = -ge/taue : volt
-dgi/dt = -gi/taui : volt
-"""
-P = NeuronGroup(4000, eqs, threshold="v>Vt", reset="v = Vr", refractory=5*ms, method="exact")
-P.v = d["v0"] * volt
+''' + CUBA_NEURONS + '''P.v = d["v0"] * volt
 P.ge = 0*mV
 P.gi = 0*mV
 we = float(d["exc_w"]) * volt
