@@ -70,7 +70,6 @@ def reservoir_run(
             out[:, t] = x
 
 
-
 def reservoir_step(inputs, input_weights, reservoir_weights, bias, leak_rate, states, out):
     with np.errstate(invalid="ignore", over="ignore"):  # as reservoir_run
         drive = inputs @ input_weights + bias

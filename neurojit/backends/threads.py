@@ -94,7 +94,6 @@ class ThreadedBackend:
                 return loop(*args)
             return split(loop, positions, work, *args)
 
-        split_loop.__name__ = split_loop.__qualname__ = getattr(loop, "__name__", name)
         return split_loop
 
     def _split(self, loop: Callable, positions: tuple[int, ...], work: tuple[int, ...], *args) -> None:

@@ -10,11 +10,12 @@ Per batch row ``b`` and step ``t``::
 state update vectorises).
 
 Both products are accumulated row by row (``pre += u_j * W[j, :]``, four rows per pass:
-:func:`add_rows`), so the inner loop runs over contiguous memory. With ``skip_inputs`` the input rows of zero inputs are skipped, so
-binary spike inputs cost in proportion to the spikes; the caller sets it only when
-``input_weights`` is finite (a skipped ``0 * inf`` would be NaN in the equation). The
-recurrent rows are never skipped: ``x @ reservoir_weights`` is the equation's product,
-NaN and inf included.
+:func:`add_rows`), so the inner loop runs over contiguous memory. With ``skip_inputs`` the
+input rows of zero inputs are skipped, so binary spike inputs cost in proportion to the
+spikes; the caller sets it only when ``input_weights`` is finite (a skipped ``0 * inf``
+would be NaN in the equation). The recurrent rows are never skipped: ``x @ reservoir_weights``
+is the equation's product, NaN and inf included. ``reservoir_update`` on dense weights runs
+:func:`reservoir_step`, the same sums for one step without allocation.
 
 Sparse reservoirs (the usual ESN has 1-10 % connectivity): when ``w_ptr`` is not empty,
 the recurrent product reads ``reservoir_weights`` in compressed form instead, the CSR
