@@ -313,6 +313,19 @@ class Brian2:
                              self.folder.parent)[0]
 
 
+def _alternate(net, state, brian2: Brian2 | None, repeats: int) -> tuple[list[float], list[float]]:
+    """Seconds of ``repeats`` runs of 1 s of ``net``, each followed by a rerun of Brian2's binary
+    (its own loop time; none without Brian2)."""
+    mine, theirs = [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        net.run(STEPS, state)
+        mine.append(time.perf_counter() - start)
+        if brian2 is not None:
+            theirs.append(brian2.loop_seconds())
+    return mine, theirs
+
+
 def loop_comparison(args, brian2: Brian2 | None) -> dict:
     net, d = cuba_network()
     state = net.initial_state(v=d["v0"][None])
@@ -320,13 +333,7 @@ def loop_comparison(args, brian2: Brian2 | None) -> dict:
     ours = set(zip(events.step.tolist(), events.index.tolist()))
     fixture = set(zip(d["spike_step"].tolist(), d["spike_index"].tolist()))
     result = {"backend": net._kernel.backend, "spikes": len(events), "differ_from_fixture": len(ours ^ fixture)}
-    mine, theirs = [], []
-    for _ in range(args.repeats):
-        start = time.perf_counter()
-        net.run(STEPS, state)
-        mine.append(time.perf_counter() - start)
-        if brian2 is not None:
-            theirs.append(brian2.loop_seconds())
+    mine, theirs = _alternate(net, state, brian2, args.repeats)
     result["neurojit_seconds"] = _median(mine)
     result["neurojit_all"] = mine
     if brian2 is not None:
@@ -355,13 +362,7 @@ def stdp_comparison(args, brian2: Brian2 | None, strict: Brian2 | None = None) -
               "parameters": parameters, "w_over_w_max_mean": float(w.mean() / w_max),
               "w_over_w_max_range": [float(w.min() / w_max), float(w.max() / w_max)],
               "w_over_w_max_histogram_10_bins": np.histogram(w / w_max, 10, (0.0, 1.0))[0].tolist()}
-    mine, theirs = [], []
-    for _ in range(args.repeats):
-        start = time.perf_counter()
-        net.run(STEPS, state)
-        mine.append(time.perf_counter() - start)
-        if brian2 is not None:
-            theirs.append(brian2.loop_seconds())
+    mine, theirs = _alternate(net, state, brian2, args.repeats)
     result["neurojit_seconds"] = _median(mine)
     result["neurojit_all"] = mine
     for name, build in (("brian2", brian2), ("brian2_strict_flags", strict)):

@@ -156,19 +156,7 @@ class Shapes:
     def array(self, name: str, value: Any, dims: Sequence[str]) -> np.ndarray:
         """``value`` as a C-contiguous array of the call's dtype with the named ``dims``."""
         array = value if type(value) is np.ndarray and value.dtype is self.dtype else _as_ndarray(name, value)
-        shape = array.shape  # (the checks of _dims, inline: this is every call's hot path)
-        if len(shape) != len(dims):
-            raise ValueError(
-                f"{name} must be {len(dims)}-D {_layout(dims)}, got {array.ndim}-D array of shape {array.shape}"
-            )
-        sizes = self.sizes
-        for dim, size in zip(dims, shape):
-            known = sizes.get(dim)
-            if known is None:
-                sizes[dim] = size
-                self.origins[dim] = name
-            elif known != size:
-                self._mismatch(name, dims, shape)
+        self._dims(name, array.shape, dims)
         flags = array.flags
         if array.dtype is self.dtype and flags.c_contiguous and flags.writeable:
             return array  # the common case, without a call into numpy's conversion machinery
@@ -180,7 +168,7 @@ class Shapes:
         array = value if type(value) is np.ndarray else _as_ndarray(name, value)
         if array.dtype.kind not in "iu":
             raise TypeError(f"{name} must hold integers, got dtype {array.dtype}")
-        self._dims(name, array, dims)
+        self._dims(name, array.shape, dims)
         flags = array.flags
         if array.dtype == dtype and flags.c_contiguous and flags.writeable:
             return array
@@ -191,13 +179,12 @@ class Shapes:
                 raise ValueError(f"{name} must be in [{info.min}, {info.max}] ({dtype}), got values in [{low}, {high}]")
         return _writeable(np.ascontiguousarray(array, dtype=dtype))
 
-    def _dims(self, name: str, array: np.ndarray, dims: Sequence[str]) -> None:
-        """Check ``array``'s rank and its sizes against the named dimensions (recording new ones)."""
-        shape = array.shape
+    def _dims(self, name: str, shape: tuple, dims: Sequence[str], what: str = "") -> None:
+        """Check a ``shape``'s rank and sizes against the named dimensions (recording new ones);
+        ``what`` describes the value in the rank error (default: an array of that shape)."""
         if len(shape) != len(dims):
-            raise ValueError(
-                f"{name} must be {len(dims)}-D {_layout(dims)}, got {array.ndim}-D array of shape {array.shape}"
-            )
+            got = what or f"{len(shape)}-D array of shape {shape}"
+            raise ValueError(f"{name} must be {len(dims)}-D {_layout(dims)}, got {got}")
         sizes = self.sizes
         for dim, size in zip(dims, shape):
             known = sizes.get(dim)
@@ -213,16 +200,7 @@ class Shapes:
         if not is_sparse(value):
             return self.array(name, value, dims)
         shape = tuple(value.shape)
-        if len(shape) != len(dims):
-            raise ValueError(f"{name} must be {len(dims)}-D {_layout(dims)}, got a sparse matrix of shape {shape}")
-        sizes = self.sizes
-        for dim, size in zip(dims, shape):
-            known = sizes.get(dim)
-            if known is None:
-                sizes[dim] = size
-                self.origins[dim] = name
-            elif known != size:
-                self._mismatch(name, dims, shape)
+        self._dims(name, shape, dims, f"a sparse matrix of shape {shape}")
         return compress(name, value, self.dtype, by)
 
     def fractions(self, name: str, value: Any, dim: str) -> np.ndarray:
