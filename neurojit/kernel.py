@@ -23,6 +23,7 @@ _DTYPE_NAMES = ("float64", "float32")  # indexed by "is the call float32"
 #: types whose values cannot change: a slot given the same object again needs no new check
 _IMMUTABLE = (float, int, bool, str, type(None))
 _NOTHING = object()  # matches no argument
+_NDARRAY = np.ndarray
 _C_CONTIGUOUS_WRITEABLE = 0x1 | 0x400  # NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_WRITEABLE (numpy's flags.num bits)
 #: dtype character -> its part in choosing the call's dtype (see validate.precision)
 _PRECISION = {"e": 1, "f": 1, "d": 2, "g": 2, "?": 0, "b": 0, "B": 0, "h": 0, "H": 0, "i": 0, "I": 0,
@@ -114,6 +115,10 @@ class BoundKernel:
         #: _NOTHING, its checked form), dtype, Shapes, checked values without the call's own (None
         #: when the call gave every parameter as an array that passed as it is), loops)
         self._last: tuple | None = None
+        #: the same for a previous call of exactly two arrays that passed as they are and nothing
+        #: else (a product, a bound step): (dtype, shape of each, template or None, their
+        #: parameter indices, loops), checked inline - a loop over slots costs as much again
+        self._pair: tuple | None = None
         self._body = spec.body
 
     @functools.cached_property
@@ -180,6 +185,18 @@ class BoundKernel:
         return given
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        pair = self._pair
+        if pair is not None and len(args) == 2 and not kwargs:
+            a, b = args
+            dtype, shape_a, shape_b, template, i_a, i_b, loops = pair
+            if (type(a) is _NDARRAY and type(b) is _NDARRAY and a.dtype is dtype and b.dtype is dtype
+                    and a.shape == shape_a and b.shape == shape_b
+                    and a.flags.num & b.flags.num & _C_CONTIGUOUS_WRITEABLE == _C_CONTIGUOUS_WRITEABLE):
+                if template is None:
+                    return self._body(loops, a, b)
+                values = template.copy()
+                values[i_a], values[i_b] = a, b
+                return self._body(loops, *values)
         last = self._last
         if last is not None and not kwargs and len(args) == last[0]:
             # A call like the previous one (same number of arguments, arrays of the same shapes,
@@ -257,6 +274,8 @@ class BoundKernel:
                       for k in range(n) if k not in arrays),
                 dtype, shapes, None if every else template, loops,
             )
+            self._pair = (dtype, args[0].shape, args[1].shape, self._last[5], free[0], free[1], loops) if (
+                n == 2 and len(arrays) == 2) else None
         return self._body(loops, *values)
 
     def __repr__(self) -> str:

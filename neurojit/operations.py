@@ -294,11 +294,10 @@ def reservoir_update(loops, states, input_weights, reservoir_weights, input_spik
         ``(1 - a) * states + a * tanh(states @ reservoir_weights + input_spikes @ input_weights + bias)``.
     """
     out = np.empty(states.shape, states.dtype)
-    if not out.size:
-        return out
     batch, n_inputs = input_spikes.shape
     if type(input_weights) is np.ndarray and type(reservoir_weights) is np.ndarray:
-        # dense weights: the step loop (reservoir_run's sums in its order, fewer arguments, no allocation)
+        # dense weights: the step loop (reservoir_run's sums in its order, fewer arguments, no
+        # allocation; an empty batch or reservoir is an empty loop)
         work = bias.shape[0] * (n_inputs + bias.shape[0])
         if batch * work <= CALL_WORK:  # the usual small call: no pieces to cut
             loops.reservoir_step(input_spikes, input_weights, reservoir_weights, bias, leak_rate, states, out)
@@ -306,7 +305,7 @@ def reservoir_update(loops, states, input_weights, reservoir_weights, input_spik
             for b0, b1, _, _ in _pieces(loops, "reservoir_step", batch, 1, work):
                 loops.reservoir_step(input_spikes[b0:b1], input_weights, reservoir_weights, bias, leak_rate,
                                      states[b0:b1], out[b0:b1])
-    else:  # scipy.sparse weights (compressed): the sequence loop reads them
+    elif out.size:  # scipy.sparse weights (compressed): the sequence loop reads them
         _run_reservoir(loops, input_spikes.reshape(batch, 1, n_inputs), input_weights, reservoir_weights, bias,
                        leak_rate, states, out.reshape(batch, 1, -1))
     return out
@@ -365,7 +364,7 @@ def matrix_multiply(loops, a, b) -> np.ndarray:
     With NumPy loops only there is no event-driven product, so there is no scan either.
     """
     # a first entry other than 0 or 1 settles it without the scan (dense input's usual case)
-    if "binary_matmul" in loops.native and a.size and b.shape[1] and a.item(0) in (0.0, 1.0):
+    if a.size and a.item(0) in (0.0, 1.0) and "binary_matmul" in loops.native and b.shape[1]:
         nonzeros = loops.binary_nonzeros(a)
         # the row sums skip the rows of b that a does not select: exact only when b is finite
         # (in a @ b, 0 * inf and 0 * NaN are NaN)
