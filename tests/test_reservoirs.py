@@ -150,6 +150,28 @@ def test_a_batch_equals_its_rows_run_one_at_a_time_bit_for_bit(compiler, dtype, 
             np.testing.assert_array_equal(together[b:b + 1], alone)
 
 
+@pytest.mark.parametrize("batch", [1, 2, 4, 5, 9])
+def test_compressed_and_dense_agree_bit_for_bit_for_any_grouping_and_uneven_units(compiler, batch, rng):
+    """One row gathers four units at a time, a batch four rows at a time (dense and compressed):
+    units of uneven length (none to all presynaptic units), a unit count and batch sizes that are
+    not multiples of four, the whole batch and each row alone: all the same numbers."""
+    from neurojit.kernels import reservoir
+
+    n = 67
+    w_in = rng.normal(0.0, 0.5, (3, n))
+    w = rng.normal(0.0, 0.2, (n, n)) * (rng.random((n, n)) < np.linspace(0.2, 1.0, n))  # unit i: column i
+    w[:, 5:8] = 0.0  # three units without recurrent input
+    assert np.count_nonzero(w) >= reservoir.LOCKSTEP_ENTRIES * n  # one row takes the lockstep gather
+    inputs, states = rng.normal(0, 1, (batch, 30, 3)), rng.normal(0, 0.5, (batch, n))
+    kernel = compiler.compile_reservoir_run_kernel()
+    check = (np.testing.assert_array_equal if kernel.backend != "python"
+             else lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12))
+    compressed = kernel(inputs, w_in, sparse.csc_matrix(w), states, 0.6)
+    check(compressed, kernel(inputs, w_in, w, states, 0.6))
+    for b in range(batch):
+        check(compressed[b:b + 1], kernel(inputs[b:b + 1], w_in, sparse.csc_matrix(w), states[b:b + 1], 0.6))
+
+
 def test_a_bound_sparse_kernel_equals_the_unbound_call_and_keeps_a_private_copy(compiler, rng):
     w_in, w = _weights(rng, np.float64)
     a_res, a_in = sparse.csr_matrix(w), sparse.csr_matrix(w_in)
