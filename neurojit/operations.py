@@ -21,10 +21,11 @@ from .declare import KernelSpec, Param
 from .validate import Compressed
 
 #: A 0/1 left operand at most this dense goes to the event-driven loop, denser to BLAS. A safe
-#: bound, from `neurojit bench` at full BLAS speed (2 cores, float32, 1024 x 1024 @ 1024 x 1024):
-#: the row sums take 3.2 ms at 1 % against numpy.matmul's 10.4 ms, but 10.9 ms at 5 % against
-#: 10.9 (each output row streams its selected rows of ``b`` from L3) and 19 ms at 10 %.
-SPARSE_MATMUL_DENSITY = 0.02
+#: bound, measured against numpy.matmul at full BLAS speed interleaved as in `neurojit bench`
+#: (2 cores, float32, 1024 x 1024 @ 1024 x 1024): at 5 % every compiled backend beats it
+#: (1.04x for the SSE2 build with threads, 1.8-2.1x for the best), at 7.5 % the SSE2 builds
+#: and the JIT's parallel loop do not (0.84-0.95x), at 10 % only the parallel forms break even.
+SPARSE_MATMUL_DENSITY = 0.055
 #: A reservoir matrix at most this dense is run in compressed (CSR) form ...
 SPARSE_RESERVOIR_DENSITY = 0.25
 #: ... when the call has at least this many steps (batch rows x time steps) to repay the conversion.
@@ -371,7 +372,10 @@ def matrix_multiply(loops, a, b) -> np.ndarray:
         # (in a @ b, 0 * inf and 0 * NaN are NaN)
         if 0 <= nonzeros <= SPARSE_MATMUL_DENSITY * a.size and np.isfinite(b).all():
             out = np.empty((a.shape[0], b.shape[1]), b.dtype)
-            for m0, m1, _, _ in _pieces(loops, "binary_matmul", a.shape[0], 1, a.shape[1] * b.shape[1]):
+            # a row's work: its scan of a's row and the additions of its selected rows of b
+            # (known here, so not counted as if every entry were 1; each piece copies b's panels)
+            row_work = a.shape[1] + nonzeros / a.shape[0] * b.shape[1]
+            for m0, m1, _, _ in _pieces(loops, "binary_matmul", a.shape[0], 1, row_work):
                 loops.binary_matmul(a[m0:m1], b, out[m0:m1])
             return out
     return np.matmul(a, b)
