@@ -21,10 +21,17 @@ from .declare import KernelSpec, Param
 from .validate import Compressed
 
 #: A 0/1 left operand at most this dense goes to the event-driven loop, denser to BLAS. A safe
-#: bound, from `neurojit bench` at full BLAS speed (2 cores, float32, 1024 x 1024 @ 1024 x 1024):
-#: the row sums take 3.2 ms at 1 % against numpy.matmul's 10.4 ms, but 10.9 ms at 5 % against
-#: 10.9 (each output row streams its selected rows of ``b`` from L3) and 19 ms at 10 %.
-SPARSE_MATMUL_DENSITY = 0.02
+#: bound, measured against numpy.matmul at full BLAS speed, the loops timed as in `neurojit
+#: bench` (2 cores, float32, 1024 x 1024 @ 1024 x 1024): at 5 % every compiled backend is
+#: faster (1.4x-2.4x), at 7.5 % the SSE2 builds and the JIT's parallel loop are not
+#: (0.84-0.95x), at 10 % all but the parallel loop are slower (0.7-0.96x).
+SPARSE_MATMUL_DENSITY = 0.055
+#: ... and the product has at least this many multiply-adds (M x K x N). Below it BLAS is quick
+#: and the row sums' fixed costs count, above all a two-thread loop's launch beside OpenBLAS's
+#: thread (which spins for about 0.1 s after each call): up to a few ms waiting for a core.
+#: Measured at 5 %: every backend faster at 1024^3; at 896^3 and 768^3 the JIT's parallel loop
+#: slower (0.96x, 0.62x), at 256^3 the serial ones too (0.8-1.0x).
+SPARSE_MATMUL_MIN_WORK = 1 << 30
 #: A reservoir matrix at most this dense is run in compressed (CSR) form ...
 SPARSE_RESERVOIR_DENSITY = 0.25
 #: ... when the call has at least this many steps (batch rows x time steps) to repay the conversion.
@@ -357,20 +364,25 @@ def matrix_multiply(loops, a, b) -> np.ndarray:
 
     Notes
     -----
-    When every entry of ``a`` is 0 or 1 and at most ``SPARSE_MATMUL_DENSITY`` of them are
-    1, the rows of ``b`` selected by each row of ``a`` are summed (no multiplications,
-    cost proportional to the spikes). Otherwise the product goes to BLAS through
-    ``numpy.matmul``; the scan that decides stops at the first entry that is not 0 or 1.
-    With NumPy loops only there is no event-driven product, so there is no scan either.
+    When the product has at least ``SPARSE_MATMUL_MIN_WORK`` multiply-adds, every entry of
+    ``a`` is 0 or 1 and at most ``SPARSE_MATMUL_DENSITY`` of them are 1, the rows of ``b``
+    selected by each row of ``a`` are summed (no multiplications, cost proportional to the
+    spikes). Otherwise the product goes to BLAS through ``numpy.matmul``; the scan that
+    decides stops after the first row of ``a`` with an entry that is not 0 or 1. With NumPy
+    loops only there is no event-driven product, so there is no scan either.
     """
     # a first entry other than 0 or 1 settles it without the scan (dense input's usual case)
-    if a.size and a.item(0) in (0.0, 1.0) and "binary_matmul" in loops.native and b.shape[1]:
+    if (a.size and a.item(0) in (0.0, 1.0) and "binary_matmul" in loops.native
+            and a.size * b.shape[1] >= SPARSE_MATMUL_MIN_WORK):
         nonzeros = loops.binary_nonzeros(a)
         # the row sums skip the rows of b that a does not select: exact only when b is finite
         # (in a @ b, 0 * inf and 0 * NaN are NaN)
         if 0 <= nonzeros <= SPARSE_MATMUL_DENSITY * a.size and np.isfinite(b).all():
             out = np.empty((a.shape[0], b.shape[1]), b.dtype)
-            for m0, m1, _, _ in _pieces(loops, "binary_matmul", a.shape[0], 1, a.shape[1] * b.shape[1]):
+            # a row's work: its scan of a's row and the additions of its selected rows of b
+            # (known here, so not counted as if every entry were 1; each piece copies b's panels)
+            row_work = a.shape[1] + nonzeros / a.shape[0] * b.shape[1]
+            for m0, m1, _, _ in _pieces(loops, "binary_matmul", a.shape[0], 1, row_work):
                 loops.binary_matmul(a[m0:m1], b, out[m0:m1])
             return out
     return np.matmul(a, b)

@@ -19,13 +19,17 @@ import numpy as np
 import pytest
 
 import neurojit
-from neurojit import JITCompiler, JITConfig
+from neurojit import JITCompiler, JITConfig, operations
 from neurojit.backends import select
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 
 ALL_BACKENDS = ("python", "jit", "aot")
+
+#: matrix_multiply's bound on the product size for its event-driven loop, as shipped (the
+#: fixture below lifts it; test_kernels.py checks the dispatch with it)
+MATMUL_MIN_WORK = operations.SPARSE_MATMUL_MIN_WORK
 
 
 def pytest_report_header(config):
@@ -47,6 +51,14 @@ def _report_backend_fallback_once_up_front():
     """
     prime_fallback_report()
     yield
+
+
+@pytest.fixture(autouse=True)
+def _event_driven_matmul_at_any_size(monkeypatch):
+    """The tests' products are small: matrix_multiply takes its event-driven loop for them at
+    any size (as shipped only from SPARSE_MATMUL_MIN_WORK multiply-adds on), so that the loop
+    is exercised through the public kernel on every backend."""
+    monkeypatch.setattr(operations, "SPARSE_MATMUL_MIN_WORK", 0)
 
 
 def prime_fallback_report() -> None:

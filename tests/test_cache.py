@@ -448,7 +448,8 @@ def test_quiet_compiler_after_a_verbose_one_stays_quiet(tmp_path):
     code = f"""
         import sys
         import numpy as np
-        from neurojit import JITCompiler, JITConfig
+        from neurojit import JITCompiler, JITConfig, operations
+        operations.SPARSE_MATMUL_MIN_WORK = 0  # a small product takes the 0/1 scan too
 
         def run(compiler):
             a = np.array([[1.0, 0.5], [1.0, 0.0]])  # not 0/1: only the binary_nonzeros loop runs

@@ -369,8 +369,9 @@ def test_numba_disable_jit_runs_the_loop_source_through_the_jit_backend(tmp_path
         sys.path.insert(0, "tests")
         import numpy as np, numba
         from cases import KERNELS, kernel_of, make_args, check_against_reference
-        from neurojit import JITCompiler, JITConfig, cache
+        from neurojit import JITCompiler, JITConfig, cache, operations
         from neurojit.backends import jit
+        operations.SPARSE_MATMUL_MIN_WORK = 0  # small products take the event-driven loop too
         c = JITCompiler(JITConfig(backend="jit", cache_directory={str(folder)!r}))
         python = JITCompiler(JITConfig(backend="python"))
         rng = np.random.default_rng(11)

@@ -419,13 +419,19 @@ def test_loop_source_runs_as_plain_python(name, shape, dtype, rng):
         check_against_reference(name, kernel(a, b), (a, b), {}, dtype)
 
 
-@pytest.mark.parametrize("size, density, event_driven", [
-    (256, 0.05, False), (1024, 0.05, False), (1024, 0.1, False), (256, 0.01, True), (1024, 0.02, True),
+@pytest.mark.parametrize("size, cols, density, event_driven", [
+    (1024, 1024, 0.05, True), (1024, 1024, 0.02, True), (1024, 1024, 0.01, True), (1024, 1024, 0.075, False),
+    (1024, 1024, 0.1, False), (1024, 1023, 0.05, False), (256, 256, 0.05, False), (256, 256, 0.01, False),
 ])
-def test_matrix_multiply_takes_the_row_sums_only_where_they_beat_blas(size, density, event_driven, rng):
-    """The bench grid's 0/1 operands: the event-driven loop (measured slower than numpy.matmul from
-    5 % on) only up to SPARSE_MATMUL_DENSITY, BLAS above it."""
+def test_matrix_multiply_takes_the_row_sums_only_where_they_beat_blas(size, cols, density, event_driven, rng,
+                                                                         monkeypatch):
+    """The bench grid's 0/1 operands (5 %, 256 and 1024) and others: the event-driven loop (measured
+    slower than numpy.matmul on some backend from 7.5 % on, and below 1024^3 multiply-adds) only up
+    to SPARSE_MATMUL_DENSITY and from SPARSE_MATMUL_MIN_WORK on (as shipped), BLAS otherwise."""
+    from conftest import MATMUL_MIN_WORK
     from neurojit import operations
+
+    monkeypatch.setattr(operations, "SPARSE_MATMUL_MIN_WORK", MATMUL_MIN_WORK)
 
     class SpyLoops:
         native, threads, calls = frozenset({"binary_nonzeros", "binary_matmul"}), 1, 0
@@ -439,6 +445,6 @@ def test_matrix_multiply_takes_the_row_sums_only_where_they_beat_blas(size, dens
 
     a = np.zeros((size, size), np.float32)
     a.flat[rng.choice(a.size, int(density * a.size), replace=False)] = 1
-    b = rng.standard_normal((size, 8)).astype(np.float32)
+    b = rng.standard_normal((size, cols)).astype(np.float32)
     np.testing.assert_allclose(operations.matrix_multiply(SpyLoops(), a, b), a @ b, rtol=1e-5, atol=1e-5)
     assert (SpyLoops.calls > 0) == event_driven
