@@ -168,11 +168,15 @@ def _reproducible_cflags() -> list[str]:
 
 @contextlib.contextmanager
 def _pycc():
-    """``numba.pycc``, with three changes undone on exit:
+    """``numba.pycc``, with four changes undone on exit:
 
     * its pending-deprecation warning is silenced;
     * every export is compiled with numba's ``release_gil`` flag (pycc leaves it off: its
       wrappers would hold the GIL for the whole call);
+    * every export gets its own copy of the flags: pycc passes one object to all of them, and
+      inlining a helper (``inline="always"``) turns its ``enable_ssa`` off, so every later
+      export was typed without SSA (``network_run`` then failed: one variable, int64 in one
+      loop and uint64 in another, became float64);
     * the source locations numba embeds in error messages have build paths mapped away.
     """
     with warnings.catch_warnings():
@@ -197,13 +201,20 @@ def _pycc():
             locinfo = (locinfo[0], _map_path(locinfo[1]), locinfo[2])
         return exc, exc_args, locinfo
 
+    compile_extra = compiler.compile_extra
+
+    def compile_extra_own_flags(typingctx, targetctx, func, args, return_type, flags, **options):
+        return compile_extra(typingctx, targetctx, func, args, return_type, flags.copy(), **options)
+
     flags = compiler.Flags
     compiler.Flags = ReleaseGILFlags
+    compiler.compile_extra = compile_extra_own_flags
     callconv.CPUCallConv.build_excinfo_struct = build_excinfo_struct_mapped
     try:
         yield CC
     finally:
         compiler.Flags = flags
+        compiler.compile_extra = compile_extra
         callconv.CPUCallConv.build_excinfo_struct = build_excinfo_struct
 
 
