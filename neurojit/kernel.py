@@ -115,8 +115,8 @@ class BoundKernel:
         #: _NOTHING, its checked form), dtype, Shapes, checked values without the call's own (None
         #: when the call gave every parameter as an array that passed as it is), loops)
         self._last: tuple | None = None
-        #: the same for a previous call of exactly two arrays that passed as they are and nothing
-        #: else (a product, a bound step): (dtype, shape of each, template or None, their
+        #: instead of _last, for a previous call of exactly two arrays that passed as they are and
+        #: nothing else (a product, a bound step): (dtype, shape of each, template or None, their
         #: parameter indices, loops), checked inline - a loop over slots costs as much again
         self._pair: tuple | None = None
         self._body = spec.body
@@ -267,15 +267,18 @@ class BoundKernel:
             for k in range(n):
                 template[free[k]] = None  # filled by each call: nothing keeps the caller's arrays
             every = n == len(parameters) and len(arrays) == n  # then the call's arguments are the values
-            self._last = (
-                n,
-                tuple((k, free[k], args[k].shape) for k in arrays),
-                tuple((k, free[k], args[k], values[free[k]]) if type(args[k]) in _IMMUTABLE else (k, free[k], _NOTHING, None)
-                      for k in range(n) if k not in arrays),
-                dtype, shapes, None if every else template, loops,
-            )
-            self._pair = (dtype, args[0].shape, args[1].shape, self._last[5], free[0], free[1], loops) if (
-                n == 2 and len(arrays) == 2) else None
+            if n == 2 and len(arrays) == 2:  # checked inline next time (a miss there would miss here too)
+                self._pair = (dtype, args[0].shape, args[1].shape, None if every else template, free[0], free[1], loops)
+                self._last = None
+            else:
+                self._pair = None
+                self._last = (
+                    n,
+                    tuple((k, free[k], args[k].shape) for k in arrays),
+                    tuple((k, free[k], args[k], values[free[k]]) if type(args[k]) in _IMMUTABLE
+                          else (k, free[k], _NOTHING, None) for k in range(n) if k not in arrays),
+                    dtype, shapes, None if every else template, loops,
+                )
         return self._body(loops, *values)
 
     def __repr__(self) -> str:
