@@ -249,3 +249,29 @@ def test_jit_loop_vectorises(jit, dtype):
     # packed (SSE2 or wider) multiplies and divides, and no call to a libm tanh/exp
     assert re.search(rf"\bv?mul{suffix}\b", asm) and re.search(rf"\bv?div{suffix}\b", asm)
     assert not re.search(r"call\w*\s+\S*(tanh|exp)", asm)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_fastmath_compile_rounds_k_through_an_integer(jit, dtype):
+    """Under fastmath=True, reassociation would fold the rounding (t + M) - M to t and make k
+    fractional (errors of whole percent); the JIT backend's fastmath copy of tanh sets FASTMATH
+    and rounds through int32 instead: still within 2 ulp of numpy. The plain module copy (the
+    AOT build and ieee JIT) takes the additions."""
+    from neurojit.backends.jit import _inlined
+
+    assert mathfn.FASTMATH is False
+    numba = jit.numba
+    source = mathfn.tanh_into
+    x = grid(dtype)
+    for use_flag in (True, False):
+        scalar = _inlined(mathfn.tanh, True) if use_flag else numba.njit(inline="always")(
+            types.FunctionType(mathfn.tanh.__code__, dict(mathfn.tanh.__globals__, FASTMATH=False), "tanh"))
+        loop = numba.njit(nogil=True, fastmath=True)(
+            types.FunctionType(source.__code__, dict(source.__globals__, tanh=scalar), source.__name__))
+        y = np.empty_like(x)
+        loop(x, y)
+        err = ulp_error(y, np.tanh(x))
+        if use_flag:
+            assert err.max() <= MAX_ULP, (x[np.argmax(err)], err.max())
+        else:  # what the flag prevents (if this LLVM folds it): shown so that the test can fail
+            assert err.max() > MAX_ULP or np.array_equal(y, np.array([mathfn.tanh(v) for v in x], dtype), equal_nan=True)

@@ -80,14 +80,19 @@ def _loop_source(loop: str) -> Callable:
     return signatures.LOOPS[loop].function
 
 
-_inlined_functions: dict[Callable, Callable] = {}
+_inlined_functions: dict[tuple[Callable, bool], Callable] = {}
 
 
-def _inlined(function: Callable) -> Callable:
-    """``function`` (a helper a loop calls) as a numba function inlined into its callers."""
-    compiled = _inlined_functions.get(function)
+def _inlined(function: Callable, fastmath: bool) -> Callable:
+    """``function`` (a helper a loop calls) as a numba function inlined into its callers; a
+    helper that reads a ``FASTMATH`` global sees ``fastmath`` there (in a private copy)."""
+    key = (function, fastmath)
+    compiled = _inlined_functions.get(key)
     if compiled is None:
-        compiled = _inlined_functions.setdefault(function, numba.njit(inline="always")(function))
+        if "FASTMATH" in function.__code__.co_names:
+            function = types.FunctionType(function.__code__, dict(function.__globals__, FASTMATH=fastmath),
+                                          function.__name__, function.__defaults__)
+        compiled = _inlined_functions.setdefault(key, numba.njit(inline="always")(function))
     return compiled
 
 
@@ -442,7 +447,7 @@ class JITBackend:
         # A private copy whose globals see numba.prange and PARALLEL (the loop module keeps
         # ``range`` and False, so the plain-Python and AOT builds run the serial path) and the
         # functions it calls compiled for inlining.
-        inlined = {f.__name__: _inlined(f) for f in signatures.LOOPS[loop].calls}
+        inlined = {f.__name__: _inlined(f, self.fastmath) for f in signatures.LOOPS[loop].calls}
         func = types.FunctionType(
             source.__code__, dict(source.__globals__, prange=numba.prange, PARALLEL=parallel, **inlined),
             source.__name__, source.__defaults__,
