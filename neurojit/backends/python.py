@@ -91,14 +91,18 @@ def causal_convolution(spikes, taps, out):
         out[:, k:] += taps[k] * events[:, : n_steps - k]
 
 
-def binary_nonzeros(a):
+def binary_nonzeros(a, b, limit, counts):
     nonzero = a != 0
     if not np.all(a[nonzero] == 1):
         return -1
-    return int(np.count_nonzero(nonzero))
+    counts[...] = np.count_nonzero(nonzero, axis=1)
+    count = int(counts.sum())
+    if count > limit:
+        return -2
+    return count if np.isfinite(b).all() else -3
 
 
-def binary_matmul(a, b, out):
+def binary_matmul(a, counts, b, out):
     # BLAS is the fastest NumPy has, sparse or not.
     np.matmul(a, b, out=out)
 
