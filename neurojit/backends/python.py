@@ -91,19 +91,30 @@ def causal_convolution(spikes, taps, out):
         out[:, k:] += taps[k] * events[:, : n_steps - k]
 
 
-def binary_nonzeros(a, b, limit, counts):
+def binary_nonzeros(a, b, limit, spans, index):
+    # the loop's answer for the first row that decides it (its 0/1 check before the limit)
     nonzero = a != 0
-    if not np.all(a[nonzero] == 1):
+    ones = np.count_nonzero(nonzero, axis=1)
+    other = np.flatnonzero((nonzero & (a != 1)).any(axis=1))
+    over = np.flatnonzero(np.cumsum(ones) > limit)
+    if other.size and (not over.size or other[0] <= over[0]):
         return -1
-    counts[...] = np.count_nonzero(nonzero, axis=1)
-    count = int(counts.sum())
-    if count > limit:
+    if over.size:
         return -2
+    # row i's list starts after the lists and the one spare slot of the rows before it
+    spans[:, 0] = np.cumsum(ones) - ones + np.arange(a.shape[0])
+    spans[:, 1] = spans[:, 0] + ones
+    rows, columns = np.nonzero(nonzero)  # row by row, columns ascending
+    index[(np.arange(rows.size) + rows)] = columns
+    count = int(ones.sum())
     return count if np.isfinite(b).all() else -3
 
 
-def binary_matmul(a, counts, b, out):
-    # BLAS is the fastest NumPy has, sparse or not.
+def binary_matmul(spans, index, b, out):
+    # the rows of a back from its lists; then BLAS, the fastest NumPy has, sparse or not
+    a = np.zeros((spans.shape[0], b.shape[0]), b.dtype)
+    for i, (begin, end) in enumerate(spans):
+        a[i, index[begin:end]] = 1
     np.matmul(a, b, out=out)
 
 

@@ -5,8 +5,9 @@ loops cover the case BLAS cannot exploit: a spike matrix ``a`` whose entries are
 or 1 and mostly 0. Then ``out[i, :] = sum_{k: a[i, k] != 0} b[k, :]`` needs no
 multiplications and touches only the rows of ``b`` that are selected.
 
-``binary_matmul`` first lists the rows of ``b`` that each row of ``a`` selects (a compressed
-form of ``a``, built without a branch per entry), then adds them eight at a time. Where
+``binary_nonzeros``, the scan that decides whether ``a`` qualifies, lists on the way the rows
+of ``b`` that each row of ``a`` selects (a compressed form of ``a``, built without a branch
+per entry); ``binary_matmul`` adds them eight at a time. Where
 each row of ``b`` is selected often enough, ``b`` is worked through in panels of columns
 (all its rows, about ``PANEL_BYTES``), each copied contiguous so that it stays in L2 while
 every output row adds its selected rows' slices; otherwise whole rows of ``b`` are read in
@@ -30,11 +31,18 @@ PANEL_BYTES = 1 << 20
 PANEL_REUSE = 8
 
 
-def binary_nonzeros(a, b, limit, counts):
-    """Number of non-zero entries of ``a`` if all are 0 or 1, at most ``limit`` and every entry of
-    ``b`` is finite; else -1 (an entry of ``a`` other than 0 or 1: stops after the first row with
-    one), -2 (more than ``limit``; ``b`` not read) or -3 (``b`` holds NaN or inf). ``counts[i]``
-    receives the number of ones of row ``i`` (what :func:`binary_matmul` takes)."""
+def binary_nonzeros(a, b, limit, spans, index):
+    """Number of non-zero entries of ``a`` if all are 0 or 1, at most ``limit``, and every entry of
+    ``b`` is finite; else -1 (an entry of ``a`` other than 0 or 1), -2 (more than ``limit`` ones)
+    or -3 (``b`` holds NaN or inf). The scan stops at the first row that decides -1 or -2 (that
+    row's 0/1 check first), so a dense ``a`` costs a few rows; ``b`` is read only when ``a``
+    qualifies.
+
+    On the way it lists ``a`` compressed, for :func:`binary_matmul`: row ``i`` selects rows
+    ``index[spans[i, 0] : spans[i, 1]]`` of ``b`` (ascending). ``index`` holds at least ``limit
+    + M`` slots: the fill writes every ``k`` and advances only past non-zeros (no branch per
+    entry), so its last write lands one slot past the row's list; each row keeps that slot.
+    """
     count = 0
     n_rows, n_cols = a.shape
     for i in range(n_rows):
@@ -46,10 +54,15 @@ def binary_nonzeros(a, b, limit, counts):
             zeros += row[k] == 0
         if ones + zeros != n_cols:
             return -1
-        counts[i] = ones
+        if count + ones > limit:
+            return -2
+        p = count + i  # the row is still in L1: listed now, not in a second pass over a
+        spans[i, 0] = p
+        for k in range(n_cols):
+            index[p] = k
+            p += row[k] != 0
+        spans[i, 1] = p
         count += ones
-    if count > limit:
-        return -2
     # x - x is 0 for every finite x, NaN for NaN and inf; an integer sum: vectorised (0.2 ms at 1024^2)
     bad = 0
     for k in range(b.shape[0]):
@@ -59,36 +72,24 @@ def binary_nonzeros(a, b, limit, counts):
     return count if bad == 0 else -3
 
 
-def binary_matmul(a, counts, b, out):
-    """``out = a @ b`` for a 0/1 matrix ``a[M, K]``, visiting only its non-zero entries
-    (``counts[i]``: the number of ones in row ``i`` of ``a``, from :func:`binary_nonzeros`)."""
-    n_rows, n_inner = a.shape
-    n_cols = b.shape[1]
-    # Row i of a selects rows index[start[i] + i : start[i + 1] + i] of b: one slot of padding per
-    # row, because the fill writes every k and advances only past non-zeros (no branch per
-    # entry), so its last write lands one past the row's end; rows never share a slot, so they are
-    # listed in parallel.
-    start = np.empty(n_rows + 1, np.int64)
-    start[0] = 0
+def binary_matmul(spans, index, b, out):
+    """``out = a @ b`` for a 0/1 matrix ``a[M, K]`` listed by :func:`binary_nonzeros` (``spans``,
+    ``index``), visiting only its non-zero entries."""
+    n_rows = spans.shape[0]
+    n_inner, n_cols = b.shape
+    total = 0
     for i in range(n_rows):
-        start[i + 1] = start[i] + counts[i]
-    index = np.empty(start[n_rows] + n_rows, np.int64)
+        total += spans[i, 1] - spans[i, 0]
+    # One parallel loop (each one more costs a wait whenever a core is busy elsewhere): over
     # column panels of b, each copied contiguous by its thread, where b is wider than one panel
-    # and its rows are read often enough to repay the copies; else the rows of out, reading
-    # whole rows of b in place (slices of b's rows in place measured slower than whole rows: the
-    # prefetcher runs past them). One body for both: a helper for it, inlined, broke the AOT
-    # build of network_run (numba 0.68); n_tiles is a variable because numba does not
+    # and its rows are read often enough to repay the copies; else over the rows of out,
+    # reading whole rows of b in place (slices of b's rows in place measured slower than whole
+    # rows: the prefetcher runs past them). One body for both: a helper for it, inlined, broke
+    # the AOT build of network_run (numba 0.68); n_tiles is a variable because numba does not
     # parallelise prange(<conditional expression>).
     width = max(16, PANEL_BYTES // (b.itemsize * max(n_inner, 1)))
-    packed = width < n_cols and start[n_rows] >= PANEL_REUSE * n_inner
+    packed = width < n_cols and total >= PANEL_REUSE * n_inner
     n_tiles = (n_cols + width - 1) // width if packed else n_rows
-    if packed:  # every panel reads every row's list: all are listed first
-        for i in prange(n_rows):
-            row = a[i]
-            p = start[i] + i
-            for k in range(n_inner):
-                index[p] = k
-                p += row[k] != 0
     for tile in prange(n_tiles):
         if packed:
             lo, hi, i0, i1 = tile * width, min(tile * width + width, n_cols), 0, n_rows
@@ -98,22 +99,17 @@ def binary_matmul(a, counts, b, out):
                 copy = rows[k]
                 for n in range(hi - lo):
                     copy[n] = src[n]
-        else:  # one row of out, listed by its own thread (no second parallel loop)
+        else:
             lo, hi, i0, i1 = 0, n_cols, tile, tile + 1
             rows = b
-            row = a[tile]
-            p = start[tile] + tile
-            for k in range(n_inner):
-                index[p] = k
-                p += row[k] != 0
         for i in range(i0, i1):
             dst = out[i, lo:hi]
             for n in range(hi - lo):
                 dst[n] = 0
             # eight rows per pass over dst: every dst[n] receives the same terms in the same
             # order as one row at a time, while dst is loaded and stored an eighth as often
-            j = start[i] + i
-            end = start[i + 1] + i
+            j = spans[i, 0]
+            end = spans[i, 1]
             while j + 8 <= end:
                 r0, r1, r2, r3 = rows[index[j]], rows[index[j + 1]], rows[index[j + 2]], rows[index[j + 3]]
                 r4, r5, r6, r7 = rows[index[j + 4]], rows[index[j + 5]], rows[index[j + 6]], rows[index[j + 7]]
@@ -128,7 +124,8 @@ def binary_matmul(a, counts, b, out):
 
 
 LOOPS = (
-    Loop(binary_nonzeros, returns="i8", a=ARRAY2, b=ARRAY2, limit="i8", counts="i8[::1]", cost=(0.2, 0.1)),
-    Loop(binary_matmul, a=ARRAY2, counts="i8[::1]", b=ARRAY2, out=ARRAY2, batch=("a", "counts", "out"),
+    Loop(binary_nonzeros, returns="i8", a=ARRAY2, b=ARRAY2, limit="i8", spans="i8[:,::1]", index="i8[::1]",
+         cost=(0.25, 0.12)),
+    Loop(binary_matmul, spans="i8[:,::1]", index="i8[::1]", b=ARRAY2, out=ARRAY2, batch=("spans", "out"),
          parallel=True, cost=(0.9, 0.7)),
 )
