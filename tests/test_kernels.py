@@ -437,12 +437,12 @@ def test_matrix_multiply_takes_the_row_sums_only_where_they_beat_blas(size, cols
     class SpyLoops:
         native, threads, calls = frozenset({"binary_nonzeros", "binary_matmul"}), 1, 0
 
-        def binary_nonzeros(self, a, b, limit, spans, index):
-            return python.binary_nonzeros(a, b, limit, spans, index)
+        def binary_nonzeros(self, a, limit, spans, index):
+            return python.binary_nonzeros(a, limit, spans, index)
 
-        def binary_matmul(self, spans, index, b, out):
+        def binary_matmul(self, spans, index, b, bad, out):
             SpyLoops.calls += 1
-            python.binary_matmul(spans, index, b, out)
+            python.binary_matmul(spans, index, b, bad, out)
 
     a = np.zeros((size, size), np.float32)
     a.flat[rng.choice(a.size, int(density * a.size), replace=False)] = 1

@@ -91,7 +91,7 @@ def causal_convolution(spikes, taps, out):
         out[:, k:] += taps[k] * events[:, : n_steps - k]
 
 
-def binary_nonzeros(a, b, limit, spans, index):
+def binary_nonzeros(a, limit, spans, index):
     # the loop's answer for the first row that decides it (its 0/1 check before the limit)
     nonzero = a != 0
     ones = np.count_nonzero(nonzero, axis=1)
@@ -106,16 +106,19 @@ def binary_nonzeros(a, b, limit, spans, index):
     spans[:, 1] = spans[:, 0] + ones
     rows, columns = np.nonzero(nonzero)  # row by row, columns ascending
     index[(np.arange(rows.size) + rows)] = columns
-    count = int(ones.sum())
-    return count if np.isfinite(b).all() else -3
+    return int(ones.sum())
 
 
-def binary_matmul(spans, index, b, out):
+def binary_matmul(spans, index, b, bad, out):
+    bad[:] = 0
+    if bad.size:
+        bad[0] = b.size - np.count_nonzero(np.isfinite(b))
     # the rows of a back from its lists; then BLAS, the fastest NumPy has, sparse or not
     a = np.zeros((spans.shape[0], b.shape[0]), b.dtype)
     for i, (begin, end) in enumerate(spans):
         a[i, index[begin:end]] = 1
-    np.matmul(a, b, out=out)
+    with np.errstate(invalid="ignore"):  # 0 * inf where b is not finite: the caller takes numpy.matmul's
+        np.matmul(a, b, out=out)
 
 
 def _synapses_of(sources, ptr, offset):

@@ -31,12 +31,10 @@ PANEL_BYTES = 1 << 20
 PANEL_REUSE = 8
 
 
-def binary_nonzeros(a, b, limit, spans, index):
-    """Number of non-zero entries of ``a`` if all are 0 or 1, at most ``limit``, and every entry of
-    ``b`` is finite; else -1 (an entry of ``a`` other than 0 or 1), -2 (more than ``limit`` ones)
-    or -3 (``b`` holds NaN or inf). The scan stops at the first row that decides -1 or -2 (that
-    row's 0/1 check first), so a dense ``a`` costs a few rows; ``b`` is read only when ``a``
-    qualifies.
+def binary_nonzeros(a, limit, spans, index):
+    """Number of non-zero entries of ``a`` if all are 0 or 1 and at most ``limit``; else -1 (an
+    entry of ``a`` other than 0 or 1) or -2 (more than ``limit`` ones). The scan stops at the
+    first row that decides -1 or -2 (that row's 0/1 check first), so a dense ``a`` costs a few rows.
 
     On the way it lists ``a`` compressed, for :func:`binary_matmul`: row ``i`` selects rows
     ``index[spans[i, 0] : spans[i, 1]]`` of ``b`` (ascending). ``index`` holds at least ``limit
@@ -63,23 +61,23 @@ def binary_nonzeros(a, b, limit, spans, index):
             p += row[k] != 0
         spans[i, 1] = p
         count += ones
-    # x - x is 0 for every finite x, NaN for NaN and inf; an integer sum: vectorised (0.2 ms at 1024^2)
-    bad = 0
-    for k in range(b.shape[0]):
-        row = b[k]
-        for n in range(b.shape[1]):
-            bad += (row[n] - row[n]) != 0
-    return count if bad == 0 else -3
+    return count
 
 
-def binary_matmul(spans, index, b, out):
+def binary_matmul(spans, index, b, bad, out):
     """``out = a @ b`` for a 0/1 matrix ``a[M, K]`` listed by :func:`binary_nonzeros` (``spans``,
-    ``index``), visiting only its non-zero entries."""
+    ``index``), visiting only its non-zero entries, where ``b`` is finite: ``bad[0]`` receives the
+    number of entries of ``b`` that are NaN or inf (the others of ``bad[M]``, 0: each piece of
+    a split has a slot of its own); where it is not 0, ``out`` is not ``a @ b`` (``0 * inf`` and ``0 * NaN`` are NaN, the rows of ``b``
+    that ``a`` does not select are skipped) and the caller takes ``numpy.matmul``. The check
+    costs no pass of its own over ``b``: the panel copies make it, or without panels each row
+    of ``out`` checks its share of the rows of ``b``; in the parallel loop either way."""
     n_rows = spans.shape[0]
     n_inner, n_cols = b.shape
     total = 0
     for i in range(n_rows):
         total += spans[i, 1] - spans[i, 0]
+        bad[i] = 0
     # One parallel loop (each one more costs a wait whenever a core is busy elsewhere): over
     # column panels of b, each copied contiguous by its thread, where b is wider than one panel
     # and its rows are read often enough to repay the copies; else over the rows of out,
@@ -90,18 +88,29 @@ def binary_matmul(spans, index, b, out):
     width = max(16, PANEL_BYTES // (b.itemsize * max(n_inner, 1)))
     packed = width < n_cols and total >= PANEL_REUSE * n_inner
     n_tiles = (n_cols + width - 1) // width if packed else n_rows
+    found_all = 0
     for tile in prange(n_tiles):
         if packed:
             lo, hi, i0, i1 = tile * width, min(tile * width + width, n_cols), 0, n_rows
             rows = np.empty((n_inner, hi - lo), b.dtype)
+            # x - x is 0 for every finite x, NaN for NaN and inf: an integer count beside the
+            # copy, vectorised with it (the copy reads b from memory anyway)
+            found = 0
             for k in range(n_inner):
                 src = b[k, lo:hi]
                 copy = rows[k]
                 for n in range(hi - lo):
                     copy[n] = src[n]
+                    found += (src[n] - src[n]) != 0
         else:
             lo, hi, i0, i1 = 0, n_cols, tile, tile + 1
             rows = b
+            found = 0
+            for k in range(tile * n_inner // n_rows, (tile + 1) * n_inner // n_rows):  # this row's share of b
+                src = b[k]
+                for n in range(n_cols):
+                    found += (src[n] - src[n]) != 0
+        found_all += found  # a reduction over the tiles
         for i in range(i0, i1):
             dst = out[i, lo:hi]
             for n in range(hi - lo):
@@ -121,11 +130,12 @@ def binary_matmul(spans, index, b, out):
                 for n in range(hi - lo):
                     dst[n] += r0[n]
                 j += 1
+    if n_rows:
+        bad[0] = found_all
 
 
 LOOPS = (
-    Loop(binary_nonzeros, returns="i8", a=ARRAY2, b=ARRAY2, limit="i8", spans="i8[:,::1]", index="i8[::1]",
-         cost=(0.25, 0.12)),
-    Loop(binary_matmul, spans="i8[:,::1]", index="i8[::1]", b=ARRAY2, out=ARRAY2, batch=("spans", "out"),
-         parallel=True, cost=(0.9, 0.7)),
+    Loop(binary_nonzeros, returns="i8", a=ARRAY2, limit="i8", spans="i8[:,::1]", index="i8[::1]", cost=(0.2, 0.1)),
+    Loop(binary_matmul, spans="i8[:,::1]", index="i8[::1]", b=ARRAY2, bad="i8[::1]", out=ARRAY2,
+         batch=("spans", "bad", "out"), parallel=True, cost=(0.9, 0.7)),
 )
