@@ -47,6 +47,35 @@ def test_interleaved_medians_runs_each_function_alternately():
     assert calls == ["a", "b"] * 3
 
 
+def test_settle_waits_for_a_busy_thread_of_the_process_and_not_otherwise():
+    import threading
+    import time
+
+    assert bench.settle() < 0.1  # nothing else runs in this process
+    stop = time.perf_counter() + 0.15
+
+    def spin():  # as a BLAS worker does after a call
+        while time.perf_counter() < stop:
+            pass
+
+    worker = threading.Thread(target=spin)
+    worker.start()
+    try:
+        waited = bench.settle()
+    finally:
+        worker.join()
+    assert 0.05 < waited < bench.SETTLE_MAX_S + 0.1
+
+
+def test_interleaved_medians_settles_before_each_call_unless_told_not_to(monkeypatch):
+    settled = []
+    monkeypatch.setattr(bench, "settle", lambda: settled.append(1) or 0.0)
+    bench.interleaved_medians({"a": lambda: None, "b": lambda: None}, 2)
+    assert len(settled) == 4
+    bench.interleaved_medians({"a": lambda: None, "b": lambda: None}, 2, settle_threads=False)
+    assert len(settled) == 4
+
+
 def test_bench_command_writes_json(tmp_path):
     out = tmp_path / "bench.json"
     result = subprocess.run(
