@@ -5,7 +5,8 @@ Timings are medians of interleaved runs (A, B, C, A, B, C, ...), so that a noisy
 machine slows every contender alike; results are reported as ratios within one run. Before
 each timed call the process's other threads are let go idle (:func:`settle`): OpenBLAS's
 workers keep spinning about 0.1 s after each NumPy product, on the cores the next contender
-needs (``neurojit bench --no-settle`` times back to back, as before).
+needs; a short call is then preceded by one untimed call of its own, so that it is timed with
+its own threads awake (``neurojit bench --no-settle`` times back to back, as before).
 Used by ``neurojit bench``, ``benchmarks/`` and :meth:`JITCompiler.benchmark_jit_performance`.
 """
 
@@ -195,6 +196,10 @@ def contenders(include_python: bool = True, threads: bool = True) -> dict[str, A
 #: :func:`settle` polls this often, and waits no longer than SETTLE_MAX_S
 SETTLE_POLL_S = 0.005
 SETTLE_MAX_S = 0.5
+#: after settling, a function whose last call took less than this is called once untimed first:
+#: its own thread pool (BLAS's, numba's) is awake and spinning when it is timed, as in a loop of
+#: its calls, not woken from sleep (0.2 ms of wake-ups on 0.2 ms 256^3 products, measured)
+WARM_CALL_S = 0.02
 
 
 def settle(max_wait: float = SETTLE_MAX_S) -> float:
@@ -212,13 +217,18 @@ def settle(max_wait: float = SETTLE_MAX_S) -> float:
 
 def interleaved_medians(functions: dict[str, Callable[[], Any]], repeats: int,
                         settle_threads: bool = True) -> dict[str, float]:
-    """Median wall time of each zero-argument function, run alternately ``repeats`` times, each
-    call after :func:`settle` unless ``settle_threads`` is false."""
+    """Median wall time of each zero-argument function, run alternately ``repeats`` times.
+
+    Unless ``settle_threads`` is false, each timed call comes after :func:`settle` (no other
+    function's threads still spinning) and, for a short function (last call under
+    ``WARM_CALL_S``), one untimed call of its own."""
     times: dict[str, list[float]] = {name: [] for name in functions}
     for _ in range(max(1, repeats)):
         for name, function in functions.items():
             if settle_threads:
                 settle()
+                if not times[name] or times[name][-1] < WARM_CALL_S:
+                    function()
             start = time.perf_counter()
             function()
             times[name].append(time.perf_counter() - start)
