@@ -2,7 +2,11 @@
 against, every available backend and AOT variant, and interleaved timing.
 
 Timings are medians of interleaved runs (A, B, C, A, B, C, ...), so that a noisy, shared
-machine slows every contender alike; results are reported as ratios within one run.
+machine slows every contender alike; results are reported as ratios within one run. Before
+each timed call the process's other threads are let go idle (:func:`settle`): OpenBLAS's
+workers keep spinning about 0.1 s after each NumPy product, on the cores the next contender
+needs; a short call is then preceded by one untimed call of its own, so that it is timed with
+its own threads awake (``neurojit bench --no-settle`` times back to back, as before).
 Used by ``neurojit bench``, ``benchmarks/`` and :meth:`JITCompiler.benchmark_jit_performance`.
 """
 
@@ -189,11 +193,42 @@ def contenders(include_python: bool = True, threads: bool = True) -> dict[str, A
 # -- timing --------------------------------------------------------------------------------
 
 
-def interleaved_medians(functions: dict[str, Callable[[], Any]], repeats: int) -> dict[str, float]:
-    """Median wall time of each zero-argument function, run alternately ``repeats`` times."""
+#: :func:`settle` polls this often, and waits no longer than SETTLE_MAX_S
+SETTLE_POLL_S = 0.005
+SETTLE_MAX_S = 0.5
+#: after settling, a function whose last call took less than this is called once untimed first:
+#: its own thread pool (BLAS's, numba's) is awake and spinning when it is timed, as in a loop of
+#: its calls, not woken from sleep (0.2 ms of wake-ups on 0.2 ms 256^3 products, measured)
+WARM_CALL_S = 0.02
+
+
+def settle(max_wait: float = SETTLE_MAX_S) -> float:
+    """Wait until this process's other threads are idle: their CPU time stops growing while this
+    thread sleeps (BLAS workers spin for a while after a call, numba's for a moment). Returns
+    the seconds waited. Threads of other processes are not this function's business."""
+    begin = time.perf_counter()
+    while True:
+        used = time.process_time()  # every thread of the process
+        time.sleep(SETTLE_POLL_S)
+        now = time.perf_counter()
+        if time.process_time() - used < SETTLE_POLL_S / 5 or now - begin >= max_wait:
+            return now - begin
+
+
+def interleaved_medians(functions: dict[str, Callable[[], Any]], repeats: int,
+                        settle_threads: bool = True) -> dict[str, float]:
+    """Median wall time of each zero-argument function, run alternately ``repeats`` times.
+
+    Unless ``settle_threads`` is false, each timed call comes after :func:`settle` (no other
+    function's threads still spinning) and, for a short function (last call under
+    ``WARM_CALL_S``), one untimed call of its own."""
     times: dict[str, list[float]] = {name: [] for name in functions}
     for _ in range(max(1, repeats)):
         for name, function in functions.items():
+            if settle_threads:
+                settle()
+                if not times[name] or times[name][-1] < WARM_CALL_S:
+                    function()
             start = time.perf_counter()
             function()
             times[name].append(time.perf_counter() - start)
@@ -228,8 +263,10 @@ QUICK_GRID = {kernel: ([64], densities[:1]) for kernel, (_, densities) in GRID.i
 
 
 def run_grid(grid: dict[str, tuple[list[int], list[float]]], *, repeats: int = 5, batch: int = 8, steps: int = 1000,
-             dtype=np.float32, include_python: bool = True, progress: Callable[[Iterable], Iterable] | None = None) -> list[Row]:
-    """Time every kernel of ``grid`` on every contender against the best NumPy implementation."""
+             dtype=np.float32, include_python: bool = True, progress: Callable[[Iterable], Iterable] | None = None,
+             settle_threads: bool = True) -> list[Row]:
+    """Time every kernel of ``grid`` on every contender against the best NumPy implementation
+    (each call after the process's threads went idle, unless ``settle_threads`` is false)."""
     found = contenders(include_python=include_python)
     cases = [(k, s, d) for k, (sizes, densities) in grid.items() for s in sizes for d in densities]
     rows: list[Row] = []
@@ -241,7 +278,7 @@ def run_grid(grid: dict[str, tuple[list[int], list[float]]], *, repeats: int = 5
             on_backend = kernel_on(backend, kernel)
             on_backend(**args)  # compile or load outside the timing
             runs[label] = lambda on_backend=on_backend: on_backend(**args)
-        medians = interleaved_medians(runs, repeats)
+        medians = interleaved_medians(runs, repeats, settle_threads)
         for label, median in medians.items():
             if label != "numpy":
                 rows.append(Row(kernel, size, density, label, median, medians["numpy"], medians["numpy"] / median))
@@ -272,7 +309,8 @@ def _describe(meta: dict[str, Any]) -> str:
     if "steps" in meta:
         parts.append(f"{meta['steps']} steps (matrix_multiply: one product)")
     if "repeats" in meta:
-        parts.append(f"median of {meta['repeats']} interleaved run{'s' if meta['repeats'] != 1 else ''}")
+        parts.append(f"median of {meta['repeats']} interleaved run{'s' if meta['repeats'] != 1 else ''}"
+                     + (" back to back" if meta.get("settle") is False else ""))
     if "blas" in meta:
         parts.append(f"NumPy: {meta['blas']}")
     return ", ".join(parts)

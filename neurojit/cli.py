@@ -78,7 +78,7 @@ def _bench(args: argparse.Namespace) -> int:
             bar.update(1)
 
     rows = bench.run_grid(grid, repeats=args.repeats, batch=args.batch, steps=args.steps,
-                          dtype=np.dtype(args.dtype), progress=progress)
+                          dtype=np.dtype(args.dtype), progress=progress, settle_threads=not args.no_settle)
     bar.close()
     blas = bench.blas_description()
     print(f"NumPy measured with {blas}")
@@ -86,8 +86,12 @@ def _bench(args: argparse.Namespace) -> int:
     if slowed:
         print(f"note: {', '.join(slowed)} set in this process: NumPy's BLAS may run below full speed "
               "(`neurojit bench` from the command line unsets them)")
+    print("each call timed after this process's other threads went idle (BLAS workers spin after a call), "
+          "a short one after an untimed call of its own"
+          if not args.no_settle else "calls timed back to back (--no-settle)")
     print(bench.format_rows(rows))
-    meta = dict(repeats=args.repeats, batch=args.batch, steps=args.steps, dtype=args.dtype, blas=blas)
+    meta = dict(repeats=args.repeats, batch=args.batch, steps=args.steps, dtype=args.dtype, blas=blas,
+                settle=not args.no_settle)
     if args.json:
         with open(args.json, "w") as f:
             f.write(bench.rows_to_json(rows, **meta))
@@ -131,6 +135,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--batch", type=int, default=8, help="batch rows of the sequence kernels (default 8)")
     bench.add_argument("--steps", type=int, default=1000, help="time steps of the sequence kernels (default 1000)")
     bench.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    bench.add_argument("--no-settle", action="store_true",
+                       help="time each call right after the previous contender's, without first letting this "
+                            "process's threads go idle (NumPy's BLAS workers spin ~0.1 s after each call, on the "
+                            "cores the next contender needs)")
     bench.add_argument("--json", metavar="FILE.json", help="write every row to this file")
     bench.add_argument("--plot", metavar="FILE.png", help="draw speedup vs size and density (needs matplotlib)")
     bench.set_defaults(run=_bench)

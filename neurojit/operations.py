@@ -374,17 +374,24 @@ def matrix_multiply(loops, a, b) -> np.ndarray:
     # a first entry other than 0 or 1 settles it without the scan (dense input's usual case)
     if (a.size and a.item(0) in (0.0, 1.0) and "binary_matmul" in loops.native
             and a.size * b.shape[1] >= SPARSE_MATMUL_MIN_WORK):
-        nonzeros = loops.binary_nonzeros(a)
-        # the row sums skip the rows of b that a does not select: exact only when b is finite
-        # (in a @ b, 0 * inf and 0 * NaN are NaN)
-        if 0 <= nonzeros <= SPARSE_MATMUL_DENSITY * a.size and np.isfinite(b).all():
+        # the scan lists each row's ones for binary_matmul (spans, index: room for the limit and
+        # one spare slot per row)
+        limit = int(SPARSE_MATMUL_DENSITY * a.size)
+        spans = np.empty((a.shape[0], 2), np.int64)
+        index = np.empty(limit + a.shape[0], np.int64)
+        nonzeros = loops.binary_nonzeros(a, limit, spans, index)
+        if nonzeros >= 0:
             out = np.empty((a.shape[0], b.shape[1]), b.dtype)
+            bad = np.empty(a.shape[0], np.int64)
             # a row's work: its scan of a's row and the additions of its selected rows of b
             # (known here, so not counted as if every entry were 1; each piece copies b's panels)
             row_work = a.shape[1] + nonzeros / a.shape[0] * b.shape[1]
             for m0, m1, _, _ in _pieces(loops, "binary_matmul", a.shape[0], 1, row_work):
-                loops.binary_matmul(a[m0:m1], b, out[m0:m1])
-            return out
+                loops.binary_matmul(spans[m0:m1], index, b, bad[m0:m1], out[m0:m1])
+            # the row sums skip the rows of b that a does not select: a @ b only where b is finite
+            # (0 * inf and 0 * NaN are NaN); the loop counted b's NaN and inf on the way
+            if not bad.any():
+                return out
     return np.matmul(a, b)
 
 

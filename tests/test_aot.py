@@ -223,11 +223,13 @@ def _loop_inputs(loop: str, dtype, rng, scale: int = 1):
         return (spikes, rng.standard_normal(12).astype(dtype)), np.empty(spikes.shape, dtype)
     if loop == "binary_nonzeros":
         a = (rng.random((200 * scale, 300 * scale)) < 0.1).astype(dtype)
-        return (a,), None
+        return (a, a.size, np.zeros((a.shape[0], 2), np.int64), np.zeros(a.size + a.shape[0], np.int64)), None
     if loop == "binary_matmul":
         a = (rng.random((40 * scale, 60 * scale)) < 0.1).astype(dtype)
         b = rng.standard_normal((60 * scale, 50 * scale)).astype(dtype)
-        return (a, b), np.empty((a.shape[0], b.shape[1]), dtype)
+        spans, index = np.zeros((a.shape[0], 2), np.int64), np.zeros(a.size + a.shape[0], np.int64)
+        assert python.binary_nonzeros(a, a.size, spans, index) == np.count_nonzero(a)
+        return (spans, index, b, np.full(a.shape[0], -7, np.int64)), np.empty((a.shape[0], b.shape[1]), dtype)
     if loop == "network_run":  # a recurrent network with inputs, per-neuron bias and adaptation
         from neurojit import JITCompiler, JITConfig
         from neurojit.network import STDP, LIFNetwork
@@ -277,6 +279,27 @@ def test_every_variant_agrees_with_numpy(variant, dtype, loop, rng):
     expected = _call(python.loop(loop, dtype), args, None if out is None else np.empty_like(out))
     if loop in ("lif_run", "binary_nonzeros"):
         np.testing.assert_array_equal(got, expected)
+        if loop == "binary_nonzeros":  # and the lists of a it leaves (the spare slots aside)
+            lists = [(np.full(args[2].shape, -7, np.int64), np.full(args[3].shape, -7, np.int64)) for _ in range(2)]
+            getattr(module, signatures.export_name(loop, dtype))(*args[:2], *lists[0])
+            python.loop(loop, dtype)(*args[:2], *lists[1])
+            (spans, index), (spans_np, index_np) = lists
+            np.testing.assert_array_equal(spans, spans_np)
+            for (begin, end), row in zip(spans, args[0]):
+                np.testing.assert_array_equal(index[begin:end], np.flatnonzero(row))
+                np.testing.assert_array_equal(index_np[begin:end], np.flatnonzero(row))
+    elif loop == "binary_matmul":  # the product where b is finite, and the count of its NaN and inf
+        tol = 1e-4 if dtype == "float32" else 1e-11
+        np.testing.assert_allclose(got, expected, rtol=tol, atol=tol)
+        spans, index, b, _ = args
+        b = b.copy()
+        b[3, 4], b[-1, 0] = np.inf, np.nan
+        for function in (getattr(module, signatures.export_name(loop, dtype)), python.loop(loop, dtype)):
+            bad = np.full(spans.shape[0], -7, np.int64)
+            function(spans, index, b, bad, np.empty(out.shape, dtype))
+            assert bad[0] == 2 and not bad[1:].any()
+            function(spans, index, args[2], bad, np.empty(out.shape, dtype))
+            assert not bad.any()
     elif loop == "network_run":  # the state and the spike events, bit for bit
         assert len(got) == len(expected) and got[-18][:].min() > 0  # every row did some steps (progress)
         for a, b in zip(got, expected):

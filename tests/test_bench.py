@@ -43,8 +43,42 @@ def test_run_grid_rows_cover_every_contender():
 
 def test_interleaved_medians_runs_each_function_alternately():
     calls = []
-    bench.interleaved_medians({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, 3)
+    bench.interleaved_medians({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, 3, settle_threads=False)
     assert calls == ["a", "b"] * 3
+    calls.clear()  # settled: a short function is called once untimed first (its own threads awake)
+    bench.interleaved_medians({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, 2)
+    assert calls == ["a", "a", "b", "b"] * 2
+
+
+def test_settle_waits_for_a_busy_thread_of_the_process_and_not_otherwise():
+    import threading
+    import time
+
+    assert bench.settle() < 0.1  # nothing else runs in this process
+    stop = time.perf_counter() + 0.15
+
+    def spin():  # as a BLAS worker does after a call
+        while time.perf_counter() < stop:
+            pass
+
+    worker = threading.Thread(target=spin)
+    worker.start()
+    try:
+        waited = bench.settle()
+    finally:
+        worker.join()
+    assert 0.05 < waited < bench.SETTLE_MAX_S + 0.1
+
+
+def test_interleaved_medians_settles_before_each_call_unless_told_not_to(monkeypatch):
+    settled = []
+    monkeypatch.setattr(bench, "settle", lambda: settled.append(1) or 0.0)
+    monkeypatch.setattr(bench, "WARM_CALL_S", 0.0)  # no untimed call before a timed one
+    calls = []
+    bench.interleaved_medians({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, 2)
+    assert len(settled) == 4 and calls == ["a", "a", "b", "b", "a", "b"]  # a first round's call is always warmed
+    bench.interleaved_medians({"a": lambda: None, "b": lambda: None}, 2, settle_threads=False)
+    assert len(settled) == 4
 
 
 def test_bench_command_writes_json(tmp_path):

@@ -20,6 +20,23 @@ def test_binary_matmul_equals_a_at_b_with_non_finite_rows_of_b(compiler, bad, rn
     np.testing.assert_array_equal(result, expected)
 
 
+@pytest.mark.parametrize("selected", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_binary_matmul_with_panels_equals_a_at_b_with_a_non_finite_b(compiler, selected, dtype, rng):
+    """Wide enough for the compiled loop's column panels (which count b's NaN and inf as they copy)."""
+    a = (rng.random((200, 300)) < 0.05).astype(dtype)
+    b = rng.standard_normal((300, 1000)).astype(dtype)
+    a[:, 11] = 0
+    a[5, 11] = selected
+    b[11, 900] = np.inf
+    with np.errstate(invalid="ignore"):
+        expected = a @ b
+        result = compiler.compile_matrix_multiply_kernel()(a, b)
+    np.testing.assert_array_equal(result, expected)
+    b[11, 900] = 1.0
+    np.testing.assert_allclose(compiler.compile_matrix_multiply_kernel()(a, b), a @ b, rtol=1e-4, atol=1e-4)
+
+
 @pytest.mark.parametrize("where", ["reservoir", "input"])
 @pytest.mark.parametrize("steps", [1, 40])
 def test_reservoir_propagates_a_non_finite_weight_behind_a_zero(compiler, where, steps, rng):

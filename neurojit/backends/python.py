@@ -91,16 +91,34 @@ def causal_convolution(spikes, taps, out):
         out[:, k:] += taps[k] * events[:, : n_steps - k]
 
 
-def binary_nonzeros(a):
+def binary_nonzeros(a, limit, spans, index):
+    # the loop's answer for the first row that decides it (its 0/1 check before the limit)
     nonzero = a != 0
-    if not np.all(a[nonzero] == 1):
+    ones = np.count_nonzero(nonzero, axis=1)
+    other = np.flatnonzero((nonzero & (a != 1)).any(axis=1))
+    over = np.flatnonzero(np.cumsum(ones) > limit)
+    if other.size and (not over.size or other[0] <= over[0]):
         return -1
-    return int(np.count_nonzero(nonzero))
+    if over.size:
+        return -2
+    # row i's list starts after the lists and the one spare slot of the rows before it
+    spans[:, 0] = np.cumsum(ones) - ones + np.arange(a.shape[0])
+    spans[:, 1] = spans[:, 0] + ones
+    rows, columns = np.nonzero(nonzero)  # row by row, columns ascending
+    index[(np.arange(rows.size) + rows)] = columns
+    return int(ones.sum())
 
 
-def binary_matmul(a, b, out):
-    # BLAS is the fastest NumPy has, sparse or not.
-    np.matmul(a, b, out=out)
+def binary_matmul(spans, index, b, bad, out):
+    bad[:] = 0
+    if bad.size:
+        bad[0] = b.size - np.count_nonzero(np.isfinite(b))
+    # the rows of a back from its lists; then BLAS, the fastest NumPy has, sparse or not
+    a = np.zeros((spans.shape[0], b.shape[0]), b.dtype)
+    for i, (begin, end) in enumerate(spans):
+        a[i, index[begin:end]] = 1
+    with np.errstate(invalid="ignore"):  # 0 * inf where b is not finite: the caller takes numpy.matmul's
+        np.matmul(a, b, out=out)
 
 
 def _synapses_of(sources, ptr, offset):
