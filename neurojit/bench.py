@@ -5,8 +5,8 @@ Timings are medians of interleaved runs (A, B, C, A, B, C, ...), so that a noisy
 machine slows every contender alike; results are reported as ratios within one run. Before
 each timed call the process's other threads are let go idle (:func:`settle`): OpenBLAS's
 workers keep spinning about 0.1 s after each NumPy product, on the cores the next contender
-needs; a short call is then preceded by one untimed call of its own, so that it is timed with
-its own threads awake (``neurojit bench --no-settle`` times back to back, as before).
+needs (the wait is busy: a core left idle runs the next call slower); a short call is then
+preceded by 5 ms of untimed calls of its own, so that it is timed with its own threads awake (``neurojit bench --no-settle`` times back to back, as before).
 Used by ``neurojit bench``, ``benchmarks/`` and :meth:`JITCompiler.benchmark_jit_performance`.
 """
 
@@ -196,22 +196,29 @@ def contenders(include_python: bool = True, threads: bool = True) -> dict[str, A
 #: :func:`settle` polls this often, and waits no longer than SETTLE_MAX_S
 SETTLE_POLL_S = 0.005
 SETTLE_MAX_S = 0.5
-#: after settling, a function whose last call took less than this is called once untimed first:
-#: its own thread pool (BLAS's, numba's) is awake and spinning when it is timed, as in a loop of
-#: its calls, not woken from sleep (0.2 ms of wake-ups on 0.2 ms 256^3 products, measured)
+#: after settling, a function whose last call took less than WARM_CALL_S is first called untimed
+#: for WARM_S: its own thread pool (BLAS's, numba's) is awake and the core at its working pace when
+#: it is timed, as in a loop of its calls (0.2 ms of wake-ups on 0.2 ms 256^3 products, measured;
+#: after a single untimed call 256^3 products still took 5-15 % longer than back to back)
 WARM_CALL_S = 0.02
+WARM_S = 0.005
 
 
 def settle(max_wait: float = SETTLE_MAX_S) -> float:
     """Wait until this process's other threads are idle: their CPU time stops growing while this
-    thread sleeps (BLAS workers spin for a while after a call, numba's for a moment). Returns
-    the seconds waited. Threads of other processes are not this function's business."""
+    thread waits (BLAS workers spin for a while after a call, numba's for a moment). Returns
+    the seconds waited. Threads of other processes are not this function's business.
+
+    The wait is busy, not a sleep: after even a few ms asleep the core runs the next call slower
+    (a 0.6 ms reservoir run took 1.6x as long after ``time.sleep`` polls as after busy ones)."""
     begin = time.perf_counter()
     while True:
-        used = time.process_time()  # every thread of the process
-        time.sleep(SETTLE_POLL_S)
+        others = time.process_time() - time.thread_time()  # the CPU time of the other threads
+        until = time.perf_counter() + SETTLE_POLL_S
+        while time.perf_counter() < until:
+            time.sleep(0)  # lets a thread waiting for the GIL run (no clock-down: the thread stays runnable)
         now = time.perf_counter()
-        if time.process_time() - used < SETTLE_POLL_S / 5 or now - begin >= max_wait:
+        if time.process_time() - time.thread_time() - others < SETTLE_POLL_S / 5 or now - begin >= max_wait:
             return now - begin
 
 
@@ -221,14 +228,17 @@ def interleaved_medians(functions: dict[str, Callable[[], Any]], repeats: int,
 
     Unless ``settle_threads`` is false, each timed call comes after :func:`settle` (no other
     function's threads still spinning) and, for a short function (last call under
-    ``WARM_CALL_S``), one untimed call of its own."""
+    ``WARM_CALL_S``), untimed calls of its own for ``WARM_S``."""
     times: dict[str, list[float]] = {name: [] for name in functions}
     for _ in range(max(1, repeats)):
         for name, function in functions.items():
             if settle_threads:
                 settle()
                 if not times[name] or times[name][-1] < WARM_CALL_S:
+                    warm_until = time.perf_counter() + WARM_S
                     function()
+                    while time.perf_counter() < warm_until:
+                        function()
             start = time.perf_counter()
             function()
             times[name].append(time.perf_counter() - start)

@@ -87,7 +87,7 @@ def _bench(args: argparse.Namespace) -> int:
         print(f"note: {', '.join(slowed)} set in this process: NumPy's BLAS may run below full speed "
               "(`neurojit bench` from the command line unsets them)")
     print("each call timed after this process's other threads went idle (BLAS workers spin after a call), "
-          "a short one after an untimed call of its own"
+          "a short one after 5 ms of untimed calls of its own"
           if not args.no_settle else "calls timed back to back (--no-settle)")
     print(bench.format_rows(rows))
     meta = dict(repeats=args.repeats, batch=args.batch, steps=args.steps, dtype=args.dtype, blas=blas,

@@ -41,13 +41,28 @@ def test_run_grid_rows_cover_every_contender():
     assert "spike_processing" in bench.format_rows(rows)
 
 
-def test_interleaved_medians_runs_each_function_alternately():
+def test_interleaved_medians_runs_each_function_alternately(monkeypatch):
     calls = []
     bench.interleaved_medians({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, 3, settle_threads=False)
     assert calls == ["a", "b"] * 3
-    calls.clear()  # settled: a short function is called once untimed first (its own threads awake)
+    calls.clear()  # settled: a short function is called untimed first (its own threads awake), once at least
+    monkeypatch.setattr(bench, "WARM_S", 0.0)
     bench.interleaved_medians({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, 2)
     assert calls == ["a", "a", "b", "b"] * 2
+
+
+def test_a_short_function_is_warmed_for_warm_s_before_it_is_timed(monkeypatch):
+    import time
+
+    monkeypatch.setattr(bench, "WARM_S", 0.01)
+    calls = []
+
+    def short():
+        calls.append(time.perf_counter())
+        time.sleep(0.001)
+
+    bench.interleaved_medians({"short": short}, 1)
+    assert len(calls) >= 6 and calls[-1] - calls[0] >= 0.01  # 10 ms of untimed calls, then the timed one
 
 
 def test_settle_waits_for_a_busy_thread_of_the_process_and_not_otherwise():
@@ -74,6 +89,7 @@ def test_interleaved_medians_settles_before_each_call_unless_told_not_to(monkeyp
     settled = []
     monkeypatch.setattr(bench, "settle", lambda: settled.append(1) or 0.0)
     monkeypatch.setattr(bench, "WARM_CALL_S", 0.0)  # no untimed call before a timed one
+    monkeypatch.setattr(bench, "WARM_S", 0.0)
     calls = []
     bench.interleaved_medians({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, 2)
     assert len(settled) == 4 and calls == ["a", "a", "b", "b", "a", "b"]  # a first round's call is always warmed
