@@ -162,3 +162,13 @@ def run_python(code: str, *, env: dict | None = None, hide_numba: bool = False, 
 def last_json_line(stdout: str):
     """The JSON object printed on the last line of a subprocess's output."""
     return json.loads(stdout.strip().splitlines()[-1])
+
+
+#: a 0/1 scan's answer for this input is -1 (an entry other than 0 or 1): the cache tests run
+#: the cheapest loop, ``binary_nonzeros``, on it
+NON_BINARY = np.array([[0.0, 2.0], [1.0, 0.0]])
+
+
+def binary_scan(loop, a=NON_BINARY):
+    """``binary_nonzeros(a, limit, spans, index)`` with room for every entry of ``a`` listed."""
+    return loop(a, a.size, np.empty((a.shape[0], 2), np.int64), np.empty(a.size + a.shape[0], np.int64))

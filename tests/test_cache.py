@@ -22,12 +22,11 @@ import pytest
 from neurojit import CacheWarning, JITCompiler, JITConfig, cache
 from neurojit.backends import jit
 
-from conftest import run_python
+from conftest import NON_BINARY, binary_scan, run_python
 
 pytestmark = pytest.mark.skipif(not jit.NUMBA_AVAILABLE, reason="numba is not installed")
 
 LOOP = "binary_nonzeros"
-NON_BINARY = np.array([[0.0, 2.0], [1.0, 0.0]])
 
 
 def backend(cache_directory, *, parallel=False, fastmath=False, **kwargs) -> jit.JITBackend:
@@ -62,14 +61,14 @@ def cache_warnings(record) -> list:
 
 def test_second_backend_loads_the_entry_instead_of_compiling(tmp_path):
     first = backend(tmp_path)
-    assert first.loop(LOOP, "float64")(NON_BINARY) == -1
+    assert binary_scan(first.loop(LOOP, "float64")) == -1
     assert first.stats["compiles"] == 1 and first.stats["cache_misses"] == 1
     (entry,) = entries(tmp_path)
     assert entry.parent.name == f"neurojit-{cache.__version__}-numba-{jit.NUMBA_VERSION}"
     assert entry.name.startswith("binary_nonzeros-float64-serial-ieee-")
 
     second = backend(tmp_path)
-    assert second.loop(LOOP, "float64")(NON_BINARY) == -1
+    assert binary_scan(second.loop(LOOP, "float64")) == -1
     assert second.stats == {"cache_hits": 1}
     # another signature (dtype) is another entry
     second.loop(LOOP, "float32")
@@ -150,14 +149,14 @@ def test_edited_kernel_is_never_loaded_stale(tmp_path, monkeypatch):
     folder = tmp_path / "cache"
 
     load_kernel_copy(source, "nj_edit_v1", monkeypatch)
-    assert backend(folder).loop(LOOP, "float64")(NON_BINARY) == -1
+    assert binary_scan(backend(folder).loop(LOOP, "float64")) == -1
     again = backend(folder)
-    assert again.loop(LOOP, "float64")(NON_BINARY) == -1 and again.stats == {"cache_hits": 1}
+    assert binary_scan(again.loop(LOOP, "float64")) == -1 and again.stats == {"cache_hits": 1}
 
     source.write_text(original.replace("return -1", "return -2"))
     load_kernel_copy(source, "nj_edit_v2", monkeypatch)
     edited = backend(folder)
-    assert edited.loop(LOOP, "float64")(NON_BINARY) == -2
+    assert binary_scan(edited.loop(LOOP, "float64")) == -2
     assert edited.stats["compiles"] == 1 and edited.stats["cache_hits"] == 0
 
     # The file is edited after this process imported it: what it compiles (the old code)
@@ -165,9 +164,9 @@ def test_edited_kernel_is_never_loaded_stale(tmp_path, monkeypatch):
     source.write_text(original.replace("return -1", "return -3"))
     load_kernel_copy(source, "nj_edit_v3", monkeypatch)
     source.write_text(original.replace("return -1", "return -4"))
-    assert backend(folder).loop(LOOP, "float64")(NON_BINARY) == -3
+    assert binary_scan(backend(folder).loop(LOOP, "float64")) == -3
     load_kernel_copy(source, "nj_edit_v4", monkeypatch)
-    assert backend(folder).loop(LOOP, "float64")(NON_BINARY) == -4
+    assert binary_scan(backend(folder).loop(LOOP, "float64")) == -4
 
 
 # -- size cap --------------------------------------------------------------------------
@@ -366,7 +365,7 @@ def test_corrupt_cache_file(tmp_path, corruption):
     assert list(c.get_jit_info()["cache_problems"]) == ["corrupt"]
     # replaced by a good entry: the next process-like backend loads it without a word
     b = backend(tmp_path)
-    assert b.loop(LOOP, "float64")(NON_BINARY) == -1 and b.stats == {"cache_hits": 1}
+    assert binary_scan(b.loop(LOOP, "float64")) == -1 and b.stats == {"cache_hits": 1}
 
 
 def test_cache_folder_deleted_while_running(tmp_path):

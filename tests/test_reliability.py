@@ -21,7 +21,7 @@ import pytest
 import neurojit
 from neurojit import JITCompiler, JITConfig
 
-from conftest import REPO_ROOT, backend_params
+from conftest import NON_BINARY, REPO_ROOT, backend_params, binary_scan
 
 POSIX = hasattr(os, "fork")
 
@@ -354,7 +354,6 @@ from neurojit import CacheWarning, cache  # noqa: E402
 needs_numba = pytest.mark.skipif(not neurojit.NUMBA_AVAILABLE, reason="numba is not installed")
 needs_posix = pytest.mark.skipif(os.name != "posix", reason="POSIX ownership and modes")
 LOOP = "binary_nonzeros"  # the cheapest loop to compile
-NON_BINARY = np.array([[0.0, 2.0], [1.0, 0.0]])
 
 
 @pytest.fixture(params=["descriptors", "paths"])
@@ -391,8 +390,8 @@ def load_again(folder: Path, match: str) -> tuple["jit.JITBackend", list[str]]:
     """A fresh backend on ``folder``: its loop works, with exactly one CacheWarning matching ``match``."""
     backend = jit_backend(folder)
     with pytest.warns(CacheWarning, match=match) as record:
-        assert backend.loop(LOOP, "float64")(NON_BINARY) == -1
-        assert backend.loop(LOOP, "float32")(NON_BINARY.astype(np.float32)) == -1  # same folder: no second word
+        assert binary_scan(backend.loop(LOOP, "float64")) == -1
+        assert binary_scan(backend.loop(LOOP, "float32"), NON_BINARY.astype(np.float32)) == -1  # same folder: no second word
     assert len(cache_warnings(record)) == 1, cache_warnings(record)
     return backend, cache_warnings(record)
 
@@ -411,7 +410,8 @@ def test_fifo_in_place_of_an_entry_is_left_alone(tmp_path):
         os.mkfifo(path, 0o600)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            result = int(backend.loop({LOOP!r}, "float64")(np.array([[0.0, 2.0]])))
+            result = int(backend.loop({LOOP!r}, "float64")(np.array([[0.0, 2.0]]), 2, np.empty((1, 2), np.int64),
+                                                                np.empty(3, np.int64)))
         print(json.dumps({{"result": result, "still_a_fifo": stat.S_ISFIFO(os.lstat(path).st_mode),
                           "warnings": [str(w.message) for w in caught]}}))
     """
@@ -427,7 +427,7 @@ def test_folder_in_place_of_an_entry_is_one_warning(tmp_path, opened_by):
     path, _ = backend.entry_path(LOOP, "float64")
     (path / "inside").mkdir(parents=True)
     with pytest.warns(CacheWarning, match="is a folder") as record:
-        assert backend.loop(LOOP, "float64")(NON_BINARY) == -1
+        assert binary_scan(backend.loop(LOOP, "float64")) == -1
     assert len(cache_warnings(record)) == 1, cache_warnings(record)
     assert (path / "inside").is_dir()
 
@@ -437,7 +437,7 @@ def test_too_long_path_component_is_one_warning(tmp_path, opened_by):
     """Item 12: a component longer than the file system allows failed both the read and the write."""
     backend = jit_backend(tmp_path / ("x" * 300))
     with pytest.warns(CacheWarning) as record:
-        assert backend.loop(LOOP, "float64")(NON_BINARY) == -1
+        assert binary_scan(backend.loop(LOOP, "float64")) == -1
     assert len(cache_warnings(record)) == 1, cache_warnings(record)
 
 
