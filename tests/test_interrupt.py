@@ -15,8 +15,13 @@ import pytest
 from conftest import REPO_ROOT, backend_params
 
 CHILD = """
-import sys, time
+import signal, sys, time
 import numpy as np
+
+# Python's own Ctrl-C handler, as in a terminal: a process started from a non-interactive shell's
+# background job (as .ci/run starts the oldest-dependency run) inherits SIGINT ignored, and Python
+# then installs no handler at all
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from neurojit import JITCompiler, JITConfig
 
 kernel = JITCompiler(JITConfig(backend={backend!r}, cache_directory={cache!r})).compile_spike_processing_kernel()
@@ -24,7 +29,7 @@ n = 2000
 weights = np.full((n, n), 1e-4, np.float32)
 kernel(np.ones((1, 2, n), np.float32), weights, 0.5, 1e-3)  # compile (JIT) outside the timed part
 # every input spikes: dense work, about 7 s with the AOT build on an idle 2-core machine and longer on
-# the other backends (a shorter call can end before the signal where other work starves the parent)
+# the other backends (well past the signal, also where other work slows the parent)
 spikes = np.ones((1, 12000, n), np.float32)
 print("started", flush=True)
 start = time.perf_counter()
