@@ -193,8 +193,9 @@ def contenders(include_python: bool = True, threads: bool = True) -> dict[str, A
 # -- timing --------------------------------------------------------------------------------
 
 
-#: :func:`settle` polls this often, and waits no longer than SETTLE_MAX_S
+#: :func:`settle` polls this often until SETTLE_QUIET polls in a row are idle, and waits no longer than SETTLE_MAX_S
 SETTLE_POLL_S = 0.005
+SETTLE_QUIET = 3
 SETTLE_MAX_S = 0.5
 #: after settling, a function whose last call took less than WARM_CALL_S is first called untimed
 #: for WARM_S: its own thread pool (BLAS's, numba's) is awake and the core at its working pace when
@@ -212,13 +213,16 @@ def settle(max_wait: float = SETTLE_MAX_S) -> float:
     The wait is busy, not a sleep: after even a few ms asleep the core runs the next call slower
     (a 0.6 ms reservoir run took 1.6x as long after ``time.sleep`` polls as after busy ones)."""
     begin = time.perf_counter()
+    quiet = 0
     while True:
         others = time.process_time() - time.thread_time()  # the CPU time of the other threads
         until = time.perf_counter() + SETTLE_POLL_S
         while time.perf_counter() < until:
             time.sleep(0)  # lets a thread waiting for the GIL run (no clock-down: the thread stays runnable)
         now = time.perf_counter()
-        if time.process_time() - time.thread_time() - others < SETTLE_POLL_S / 5 or now - begin >= max_wait:
+        # idle over SETTLE_QUIET polls in a row: on a loaded machine a spinning thread can miss one
+        quiet = quiet + 1 if time.process_time() - time.thread_time() - others < SETTLE_POLL_S / 5 else 0
+        if quiet >= SETTLE_QUIET or now - begin >= max_wait:
             return now - begin
 
 
