@@ -2,11 +2,12 @@
 against, every available backend and AOT variant, and interleaved timing.
 
 Timings are medians of interleaved runs (A, B, C, A, B, C, ...), so that a noisy, shared
-machine slows every contender alike; results are reported as ratios within one run. Before
-each timed call the process's other threads are let go idle (:func:`settle`): OpenBLAS's
-workers keep spinning about 0.1 s after each NumPy product, on the cores the next contender
-needs (the wait is busy: a core left idle runs the next call slower); a short call is then
-preceded by 5 ms of untimed calls of its own, so that it is timed with its own threads awake (``neurojit bench --no-settle`` times back to back, as before).
+machine slows every contender alike; results are reported as ratios within one run. Before each
+timed call the process's other threads are let go idle (:func:`settle`): OpenBLAS's workers
+keep spinning about 0.1 s after each NumPy product, on the cores the next contender needs (the
+wait is busy: a core left idle runs the next call slower); a short call is then preceded by
+5 ms of untimed calls of its own, so that it is timed with its own threads awake
+(``neurojit bench --no-settle`` times back to back, as before).
 Used by ``neurojit bench``, ``benchmarks/`` and :meth:`JITCompiler.benchmark_jit_performance`.
 """
 

@@ -127,7 +127,8 @@ def tanh(x):
         else:  # the same k by adding 1.5 * 2**52 (k in the low bits) and subtracting it again
             kk = b * T(2.8853900817779268) + T(6755399441055744.0)
             k = kk - T(6755399441055744.0)
-            f = T(np.int64((np.float64(kk).view(np.int64) - np.int64(0x4338000000000000) + 1023) << 52).view(np.float64))
+            kb = np.float64(kk).view(np.int64) - np.int64(0x4338000000000000)  # k, from the sum's low bits
+            f = T(np.int64((kb + 1023) << 52).view(np.float64))
         rh = (b + b) - k * T(6.93147180369123816490e-01)
         rl = k * T(-1.90821492927058770002e-10)
         r = rh + rl
@@ -160,8 +161,8 @@ def tanh(x):
         else:  # 1.5 * 2**23
             kk = b * T(2.8853900817779268) + T(12582912.0)
             k = kk - T(12582912.0)
-            f = T(np.int32((np.float32(kk).view(np.int32) - np.int32(0x4B400000) + np.int32(127)) << np.int32(23))
-                  .view(np.float32))
+            kb = np.float32(kk).view(np.int32) - np.int32(0x4B400000)
+            f = T(np.int32((kb + np.int32(127)) << np.int32(23)).view(np.float32))
         rh = (b + b) - k * T(0.693145751953125)
         rl = k * T(-1.428606765330187045e-06)
         r = rh + rl

@@ -67,11 +67,12 @@ def binary_nonzeros(a, limit, spans, index):
 def binary_matmul(spans, index, b, bad, out):
     """``out = a @ b`` for a 0/1 matrix ``a[M, K]`` listed by :func:`binary_nonzeros` (``spans``,
     ``index``), visiting only its non-zero entries, where ``b`` is finite: ``bad[0]`` receives the
-    number of entries of ``b`` that are NaN or inf (the others of ``bad[M]``, 0: each piece of
-    a split has a slot of its own); where it is not 0, ``out`` is not ``a @ b`` (``0 * inf`` and ``0 * NaN`` are NaN, the rows of ``b``
-    that ``a`` does not select are skipped) and the caller takes ``numpy.matmul``. The check
-    costs no pass of its own over ``b``: the panel copies make it, or without panels each row
-    of ``out`` checks its share of the rows of ``b``; in the parallel loop either way."""
+    number of entries of ``b`` that are NaN or inf (the others of ``bad[M]``, 0: each piece of a
+    split has a slot of its own); where it is not 0, ``out`` is not ``a @ b`` (``0 * inf`` and
+    ``0 * NaN`` are NaN, the rows of ``b`` that ``a`` does not select are skipped) and the caller takes
+    ``numpy.matmul``. The check costs no pass of its own over ``b``: the panel copies make it, or
+    without panels each row of ``out`` checks its share of the rows of ``b``; in the parallel loop
+    either way."""
     n_rows = spans.shape[0]
     n_inner, n_cols = b.shape
     total = 0
