@@ -256,8 +256,9 @@ def cuba_network(compiler=None):
     return net, d
 
 
-def cuba_stdp_network(compiler=None):
-    """Section 5's network: CUBA from the fixture, STDP on the E->E synapses (group 0).
+def cuba_stdp_network(compiler=None, traces="synapse"):
+    """Section 5's network: CUBA from the fixture, STDP on the E->E synapses (group 0), its
+    traces kept per synapse (Brian2's numbers bit for bit) or per neuron.
 
     Returns ``(net, d, order, parameters)``: ``order`` maps the plastic group's storage (by
     source, stable) to the fixture's E->E synapses in Brian2's order (``w[order]`` lines up
@@ -268,7 +269,7 @@ def cuba_stdp_network(compiler=None):
     d = np.load(FIXTURE)
     parameters = stdp_parameters(float(d["exc_w"]))
     rule = neurojit.STDP(parameters["tau_pre"], parameters["tau_post"], parameters["a_pre"], parameters["a_post"],
-                         parameters["w_min"], parameters["w_max"])
+                         parameters["w_min"], parameters["w_max"], traces=traces)
     pre, post = d["exc_pre"].astype(np.int64), d["exc_post"].astype(np.int64)
     ee = post < N_EXC
     net = neurojit.LIFNetwork(4000, dt=1e-4, tau_m=20e-3, v_rest=-49e-3, v_reset=-60e-3, v_threshold=-50e-3,
@@ -348,60 +349,82 @@ def loop_comparison(args, brian2: Brian2 | None) -> dict:
     return result
 
 
+#: section 5's trace modes (STDP(traces=...)), timed side by side
+TRACE_MODES = ("synapse", "neuron")
+
+
 def stdp_comparison(args, brian2: Brian2 | None, strict: Brian2 | None = None) -> dict:
-    """Section 5: CUBA + STDP on E->E, neurojit against Brian2's C++ loop (``brian2``: the
-    ``BRIAN2_CUBA_STDP`` build, or None), spikes and final weights compared."""
-    net, d, order, parameters = cuba_stdp_network()
-    state = net.initial_state(v=d["v0"][None])
-    events, final = net.run(STEPS, state)  # warm (first calls, AOT module load)
-    w = np.empty_like(final.weights[0][0])
-    w[order] = final.weights[0][0]  # in Brian2's synapse order
-    w_max = parameters["w_max"]
-    ours = set(zip(events.step.tolist(), events.index.tolist()))
-    result = {"backend": net._kernel.backend, "spikes": len(events), "plastic_synapses": int(w.size),
-              "parameters": parameters, "w_over_w_max_mean": float(w.mean() / w_max),
-              "w_over_w_max_range": [float(w.min() / w_max), float(w.max() / w_max)],
-              "w_over_w_max_histogram_10_bins": np.histogram(w / w_max, 10, (0.0, 1.0))[0].tolist()}
-    mine, theirs = _alternate(net, state, brian2, args.repeats)
-    result["neurojit_seconds"] = _median(mine)
-    result["neurojit_all"] = mine
-    for name, build in (("brian2", brian2), ("brian2_strict_flags", strict)):
-        if build is None:
-            continue
-        spikes = set(zip(build.first["step"], build.first["index"]))
-        theirs_w = np.load(build.folder / "w_final.npy")
-        difference = np.abs(w - theirs_w)
-        result[name] = {"spikes": build.first["spikes"], "spikes_differ": len(ours ^ spikes),
-                        "weights_differ": int(np.count_nonzero(difference)),
-                        "max_weight_difference": float(difference.max()),
-                        "max_weight_difference_over_w_max": float(difference.max() / w_max)}
+    """Section 5: CUBA + STDP on E->E, neurojit (each trace mode) against Brian2's C++ loop
+    (``brian2``: the ``BRIAN2_CUBA_STDP`` build, or None), spikes and final weights compared."""
+    runs, result = {}, {}
+    for traces in TRACE_MODES:
+        net, d, order, parameters = cuba_stdp_network(traces=traces)
+        state = net.initial_state(v=d["v0"][None])
+        events, final = net.run(STEPS, state)  # warm (first calls, AOT module load)
+        w = np.empty_like(final.weights[0][0])
+        w[order] = final.weights[0][0]  # in Brian2's synapse order
+        w_max = parameters["w_max"]
+        result.update(plastic_synapses=int(w.size), parameters=parameters)
+        row = {"backend": net._kernel.backend, "spikes": len(events),
+               "w_over_w_max_mean": float(w.mean() / w_max),
+               "w_over_w_max_range": [float(w.min() / w_max), float(w.max() / w_max)],
+               "w_over_w_max_histogram_10_bins": np.histogram(w / w_max, 10, (0.0, 1.0))[0].tolist()}
+        spikes = set(zip(events.step.tolist(), events.index.tolist()))
+        references = [(name, set(zip(build.first["step"], build.first["index"])), np.load(build.folder / "w_final.npy"))
+                      for name, build in (("brian2", brian2), ("brian2_strict_flags", strict)) if build is not None]
+        if traces != TRACE_MODES[0]:
+            references.append((f"traces_{TRACE_MODES[0]}", *runs[TRACE_MODES[0]][2]))
+        for name, their_spikes, their_w in references:
+            difference = np.abs(w - their_w)
+            row[name] = {"spikes": len(their_spikes), "spikes_differ": len(spikes ^ their_spikes),
+                         "weights_differ": int(np.count_nonzero(difference)),
+                         "max_weight_difference": float(difference.max()),
+                         "max_weight_difference_over_w_max": float(difference.max() / w_max)}
+        result[traces] = row
+        runs[traces] = (net, state, (spikes, w))
+    mine, theirs = {traces: [] for traces in TRACE_MODES}, []
+    for _ in range(args.repeats):  # interleaved: each mode, then Brian2's binary
+        for traces, (net, state, _) in runs.items():
+            start = time.perf_counter()
+            net.run(STEPS, state)
+            mine[traces].append(time.perf_counter() - start)
+        if brian2 is not None:
+            theirs.append(brian2.loop_seconds())
+    for traces in TRACE_MODES:
+        result[traces].update(neurojit_seconds=_median(mine[traces]), neurojit_all=mine[traces])
+        if brian2 is not None:
+            result[traces]["ratio"] = _median(theirs) / result[traces]["neurojit_seconds"]
     if brian2 is not None:
-        result.update(brian2_seconds=_median(theirs), brian2_all=theirs, brian2_source="side by side (rerun binary)",
-                      ratio=_median(theirs) / result["neurojit_seconds"])
+        result.update(brian2_seconds=_median(theirs), brian2_all=theirs, brian2_source="side by side (rerun binary)")
     else:
         result["brian2_source"] = "no Brian2 here (and no stored Brian2 timing of CUBA + STDP): neurojit alone"
     return result
 
 
 def _print_stdp(stdp: dict, loop: dict | None) -> None:
-    print(f"\n5. CUBA + STDP on the {stdp['plastic_synapses']:,} E->E synapses, 1 s: neurojit ({stdp['backend']}) "
-          f"{stdp['neurojit_seconds'] * 1e3:.1f} ms, " + (
-              f"Brian2 C++ loop {stdp['brian2_seconds'] * 1e3:.1f} ms ({stdp['brian2_source']}) -> {stdp['ratio']:.2f}x"
-              if "ratio" in stdp else stdp["brian2_source"]))
-    if loop is not None and "ratio" in stdp and loop["brian2_source"].startswith("side by side"):
-        print(f"   STDP adds {(stdp['neurojit_seconds'] - loop['neurojit_seconds']) * 1e3:.1f} ms to neurojit's loop, "
-              f"{(stdp['brian2_seconds'] - loop['brian2_seconds']) * 1e3:.1f} ms to Brian2's (section 1's runs)")
-    print(f"   spikes: neurojit {stdp['spikes']}" + "".join(
-        f", {label} {stdp[name]['spikes']} ({stdp[name]['spikes_differ']} differ)"
-        for name, label in (("brian2", "Brian2"), ("brian2_strict_flags", "Brian2 -O3 -ffp-contract=off"))
-        if name in stdp))
-    for name, label in (("brian2", "Brian2"), ("brian2_strict_flags", "Brian2 -O3 -ffp-contract=off")):
-        if name in stdp:
-            row = stdp[name]
-            print(f"   final E->E weights vs {label}: {row['weights_differ']} of {stdp['plastic_synapses']} differ, "
-                  f"by at most {row['max_weight_difference']:.3g} V ({row['max_weight_difference_over_w_max']:.2g} w_max)")
-    low, high = stdp["w_over_w_max_range"]
-    print(f"   neurojit's final w / w_max: mean {stdp['w_over_w_max_mean']:.4f}, range [{low:.3f}, {high:.3f}]")
+    labels = {"brian2": "Brian2", "brian2_strict_flags": "Brian2 -O3 -ffp-contract=off",
+              f"traces_{TRACE_MODES[0]}": f"per-{TRACE_MODES[0]} traces"}
+    print(f"\n5. CUBA + STDP on the {stdp['plastic_synapses']:,} E->E synapses, 1 s: " + (
+        f"Brian2 C++ loop {stdp['brian2_seconds'] * 1e3:.1f} ms ({stdp['brian2_source']})" if "brian2_seconds" in stdp
+        else stdp["brian2_source"]))
+    for traces in TRACE_MODES:
+        row = stdp[traces]
+        print(f"   per-{traces} traces: neurojit ({row['backend']}) {row['neurojit_seconds'] * 1e3:.1f} ms"
+              + (f" -> {row['ratio']:.2f}x" if "ratio" in row else ""))
+        if loop is not None and "ratio" in row and loop["brian2_source"].startswith("side by side"):
+            print(f"      STDP adds {(row['neurojit_seconds'] - loop['neurojit_seconds']) * 1e3:.1f} ms to neurojit's "
+                  f"loop, {(stdp['brian2_seconds'] - loop['brian2_seconds']) * 1e3:.1f} ms to Brian2's (section 1)")
+        print(f"      spikes: neurojit {row['spikes']}" + "".join(
+            f", {label} {row[name]['spikes']} ({row[name]['spikes_differ']} differ)"
+            for name, label in labels.items() if name in row))
+        for name, label in labels.items():
+            if name in row:
+                other = row[name]
+                print(f"      final E->E weights vs {label}: {other['weights_differ']} of {stdp['plastic_synapses']} "
+                      f"differ, by at most {other['max_weight_difference']:.3g} V "
+                      f"({other['max_weight_difference_over_w_max']:.2g} w_max)")
+        low, high = row["w_over_w_max_range"]
+        print(f"      final w / w_max: mean {row['w_over_w_max_mean']:.4f}, range [{low:.3f}, {high:.3f}]")
 
 
 def process_comparison(args, brian2: Brian2 | None) -> dict:

@@ -14,12 +14,13 @@ import numbers
 import os
 import sys
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from .kernels.network import (ACC0, ADAPT_DECAY, ADAPT_INC, BASE, EM, FROM_INPUTS, FROM_NEURONS, GROUP_COLUMNS,
-                              N_CONSTANTS, RESET, TAIL, THRESHOLD)
+                              N_CONSTANTS, NEURON_TRACES, OFFSET, PLASTIC_COLUMNS, RESET, SOURCES, SYNAPSE_TRACES, TAIL,
+                              THRESHOLD)
 
 __all__ = ["LIFNetwork", "LIFState", "STDP", "SpikeEvents"]
 
@@ -170,12 +171,19 @@ class STDP:
         Added to ``A_pre`` at each presynaptic spike, to ``A_post`` at each postsynaptic spike.
     w_min, w_max : float
         The weights stay in ``[w_min, w_max]`` (``w_max`` may be ``inf``).
+    traces : {"synapse", "neuron"}
+        Where the traces live. ``"synapse"`` (default): every synapse keeps its own, decayed
+        lazily at its events as Brian2's event-driven variables are,
+        ``A *= exp((1/tau) * -(t - t_last))`` (``t = step * dt``), so that a run reproduces
+        Brian2's numbers bit for bit. ``"neuron"``: one ``A_pre`` per source and one ``A_post``
+        per target neuron, each decayed by ``exp((1/tau) * -(k * dt))`` over the ``k`` steps since
+        its own last spike: the same sums of exponentials, one ``exp`` (a table look-up) per spike
+        instead of per synapse event, equal to the per-synapse numbers up to rounding
+        (``tests/test_stdp.py`` measures the difference); much faster in recurrent networks.
 
     Notes
     -----
-    Every synapse keeps its own traces, decayed lazily at its events as Brian2's event-driven
-    variables are, ``A *= exp((1/tau) * -(t - t_last))`` (``t = step * dt``), so that a run
-    reproduces Brian2's numbers bit for bit. In step 3, for a spike delivered over the synapse:
+    In step 3, for a spike delivered over the synapse:
     ``I += w`` (the weight before this update), ``A_pre += a_pre``,
     ``w = clip(w + A_post, w_min, w_max)``; then for each spiking neuron, over its plastic
     incoming synapses: ``A_post += a_post``, ``w = clip(w + A_pre, w_min, w_max)``.
@@ -187,8 +195,11 @@ class STDP:
     a_post: float
     w_min: float = 0.0
     w_max: float = math.inf
+    traces: str = "synapse"
 
     def __post_init__(self):
+        if self.traces not in ("synapse", "neuron"):
+            raise ValueError(f"STDP: traces must be 'synapse' or 'neuron', got {self.traces!r}")
         for name in ("tau_pre", "tau_post"):
             object.__setattr__(self, name, _stdp_number(name, getattr(self, name), positive=True))
         for name in ("a_pre", "a_post", "w_min", "w_max"):
@@ -200,6 +211,17 @@ class STDP:
             raise ValueError(f"STDP: w_min = {self.w_min} must be <= w_max = {self.w_max}")
         if self.w_min == math.inf or self.w_max == -math.inf:
             raise ValueError(f"STDP: [w_min, w_max] = [{self.w_min}, {self.w_max}] holds no finite weight")
+
+
+class _PlasticGroup(NamedTuple):
+    """Where a plastic group's state lives in the loop's arrays."""
+
+    index: int  # the synapse group
+    first: int  # its first weight column
+    count: int  # its synapses
+    record: int | None  # per-synapse traces: its first trace column
+    trace: int | None  # per-neuron traces: its sources' first trace column (its targets' follow)
+    sources: int | None  # per-neuron traces: its sources
 
 
 # -- the state ----------------------------------------------------------------------------
@@ -220,9 +242,12 @@ class LIFState:
     adaptation : numpy.ndarray, shape (B, N)
         Threshold adaptation ``a`` (zeros without ``tau_adapt``).
     traces : tuple
-        STDP traces, one ``(a_pre, a_post, last)`` per plastic group in the order the groups were
-        added, each ``(B, n_synapses)``: the traces ``A_pre``, ``A_post`` and the step (counted
-        from the first run, see ``step``) of each synapse's last event.
+        STDP traces, one tuple per plastic group in the order the groups were added. Per-synapse
+        traces: ``(a_pre, a_post, last)``, each ``(B, n_synapses)``: the traces ``A_pre``,
+        ``A_post`` and the step (counted from the first run, see ``step``) of each synapse's last
+        event. Per-neuron traces (``STDP(traces="neuron")``): ``(a_pre, a_post, last_pre,
+        last_post)``, ``(B, n_sources)``, ``(B, N)``, ``(B, n_sources)``, ``(B, N)``: each source's
+        and each target's trace and the step of its last update.
     weights : tuple of numpy.ndarray
         One array per synapse group, in the order they were added: a static group's weights
         are the network's own read-only array, shared by every state and row; a plastic group's
@@ -571,40 +596,52 @@ class LIFNetwork:
         return self.n_groups - 1
 
     def _build_plasticity(self) -> None:
-        """The loop's STDP arrays: per group (plastic, shift), rates, amplitudes; the plastic synapses by target."""
-        g = self.n_groups
-        plastic = np.zeros((g, 2), np.int64)
+        """The loop's STDP arrays: per group its columns (``plastic``), rates and amplitudes; the
+        plastic synapses by target (``post_*``); each per-neuron-trace weight's target trace."""
+        g, n = self.n_groups, self.n_neurons
+        plastic = np.zeros((g, PLASTIC_COLUMNS), np.int64)
         rates = np.zeros((g, 2), np.float64)
         amps = np.zeros((g, 4), self.dtype)
-        #: per plastic group: (group index, first plastic index, synapses)
-        self._plastic_groups: list[tuple[int, int, int]] = []
-        size = 0
-        by_target, groups_of = [], []
+        self._plastic_groups: list[_PlasticGroup] = []
+        size = records = columns = 0  # weight, per-synapse trace and per-neuron trace columns so far
+        by_target, entries, syn_post = [], [], []
         for index, (rule, (start, count, _)) in enumerate(zip(self._plasticity, self._group_synapses)):
             if rule is None:
                 continue
-            first_synapse = int(self._ptr[self._groups[index, 1]])
-            plastic[index] = (1, size - first_synapse)
+            offset, n_sources = int(self._groups[index, OFFSET]), int(self._groups[index, SOURCES])
+            first_synapse = int(self._ptr[offset])
             rates[index] = (1.0 / rule.tau_pre, 1.0 / rule.tau_post)
             amps[index] = (rule.a_pre, rule.a_post, rule.w_min, rule.w_max)
-            self._plastic_groups.append((index, size, count))
-            post = self._targets[first_synapse:first_synapse + count].astype(np.int64) % max(self.n_neurons, 1)
+            post = self._targets[first_synapse:first_synapse + count].astype(np.int64) % max(n, 1)
             by_target.append(post)
-            groups_of.append((np.full(count, index, np.int64), np.arange(size, size + count, dtype=np.int64)))
+            group = np.full(count, index, np.int64)
+            if rule.traces == "neuron":
+                plastic[index] = (NEURON_TRACES, size - first_synapse, columns, columns + n_sources)
+                source = np.repeat(np.arange(n_sources, dtype=np.int64), np.diff(self._ptr[offset:offset + n_sources + 1]))
+                entries.append((group, np.arange(size, size + count, dtype=np.int64), columns + source))
+                syn_post.append(columns + n_sources + post)
+                self._plastic_groups.append(_PlasticGroup(index, size, count, None, columns, n_sources))
+                columns += n_sources + n
+            else:
+                plastic[index] = (SYNAPSE_TRACES, size - first_synapse, records - first_synapse, 0)
+                entries.append((group, np.arange(records, records + count, dtype=np.int64), np.full(count, -1)))
+                syn_post.append(np.full(count, -1, np.int64))
+                self._plastic_groups.append(_PlasticGroup(index, size, count, records, None, None))
+                records += count
             size += count
-        self._n_plastic = size
         self._plastic = plastic
         self._stdp_rates = rates.view(np.int64)
         self._stdp_amps = amps
+        self._trace_columns = (records, columns)
         if self._plastic_groups:
             post = np.concatenate(by_target)
             order = np.argsort(post, kind="stable")
-            self._post_syn = np.concatenate([p for _, p in groups_of])[order]
-            self._post_grp = np.concatenate([q for q, _ in groups_of])[order]
-            self._post_ptr = np.zeros(self.n_neurons + 1, np.int64)
-            np.cumsum(np.bincount(post, minlength=self.n_neurons), out=self._post_ptr[1:])
+            self._post_grp, self._post_syn, self._post_pre = (np.concatenate(parts)[order] for parts in zip(*entries))
+            self._post_ptr = np.zeros(n + 1, np.int64)
+            np.cumsum(np.bincount(post, minlength=n), out=self._post_ptr[1:])
+            self._syn_post = np.concatenate(syn_post)
         else:
-            self._post_ptr = self._post_syn = self._post_grp = np.zeros(0, np.int64)
+            self._post_ptr = self._post_syn = self._post_grp = self._post_pre = self._syn_post = np.zeros(0, np.int64)
 
     def _types(self, syn_type: Any, count: int, *, matrix: bool) -> Any:
         """``syn_type`` checked: an int, or (index arrays only) an array of ``count`` ints in ``[0, K)``."""
@@ -770,13 +807,18 @@ class LIFNetwork:
             raise ValueError(f"v must be finite in {self.dtype.name}")
         weights = list(self._weight_views)
         traces = []
-        for index, _, count in self._plastic_groups:  # each row its own weights and traces
-            weights[index] = np.repeat(self._weight_views[index][None], batch, axis=0)
-            traces.append((np.zeros((batch, count), self.dtype), np.zeros((batch, count), self.dtype),
-                           np.zeros((batch, count), np.int64)))
+        for group in self._plastic_groups:  # each row its own weights and traces
+            weights[group.index] = np.repeat(self._weight_views[group.index][None], batch, axis=0)
+            traces.append(tuple(np.zeros((batch, width), kind) for width, kind in self._trace_shapes(group)))
         return LIFState(v, np.zeros((batch, self.n_types, self.n_neurons), self.dtype), np.zeros(shape, np.int64),
                         np.zeros(shape, self.dtype), tuple(traces), tuple(weights), self._token,
                         np.zeros(batch, np.int64))
+
+    def _trace_shapes(self, group: _PlasticGroup) -> tuple[tuple[int, Any], ...]:
+        """(columns, dtype) of each array of a plastic group's entry of ``LIFState.traces``."""
+        if group.sources is None:
+            return (group.count, self.dtype), (group.count, self.dtype), (group.count, np.int64)
+        return (group.sources, self.dtype), (self.n_neurons, self.dtype)
 
     def _check_state(self, state: Any) -> LIFState:
         if not isinstance(state, LIFState):
@@ -792,19 +834,21 @@ class LIFNetwork:
             if batch is None or np.shape(value) != shape:
                 raise ValueError(f"state.{name} must be {shape if batch is not None else '(B, N)'}, "
                                  f"got shape {np.shape(value)}")
-        plastic = {index for index, _, _ in self._plastic_groups}
+        plastic = {group.index for group in self._plastic_groups}
         if len(state.weights) != self.n_groups or any(w is not m for i, (w, m) in enumerate(
                 zip(state.weights, self._weight_views)) if i not in plastic):
             raise ValueError("state.weights are not this network's synapse groups")
         if len(state.traces) != len(self._plastic_groups):
-            raise ValueError(f"state.traces must hold one (a_pre, a_post, last) per plastic group "
+            raise ValueError(f"state.traces must hold one tuple of traces per plastic group "
                              f"({len(self._plastic_groups)}), got {len(state.traces)}")
-        for (index, _, count), traces in zip(self._plastic_groups, state.traces):
-            if np.shape(state.weights[index]) != (batch, count):
-                raise ValueError(f"state.weights[{index}] (plastic) must be {(batch, count)}, got "
-                                 f"{np.shape(state.weights[index])}")
-            if len(traces) != 3 or any(np.shape(x) != (batch, count) for x in traces):
-                raise ValueError(f"state.traces of group {index} must be (a_pre, a_post, last), each {(batch, count)}")
+        for group, traces in zip(self._plastic_groups, state.traces):
+            if np.shape(state.weights[group.index]) != (batch, group.count):
+                raise ValueError(f"state.weights[{group.index}] (plastic) must be {(batch, group.count)}, got "
+                                 f"{np.shape(state.weights[group.index])}")
+            shapes = [(batch, width) for width, _ in self._trace_shapes(group)]
+            if len(traces) != len(shapes) or any(np.shape(x) != s for x, s in zip(traces, shapes)):
+                names = "(a_pre, a_post, last)" if group.sources is None else "(z_pre, z_post)"
+                raise ValueError(f"state.traces of group {group.index} must be {names} of shapes {shapes}")
         if state.step is not None and np.shape(state.step) != (batch,):
             raise ValueError(f"state.step must be ({batch},), got shape {np.shape(state.step)}")
         return state
@@ -870,26 +914,33 @@ class LIFNetwork:
         return before[bounds], i.astype(np.uint32), batch
 
     def _plastic_arguments(self, state: LIFState) -> tuple:
-        """The STDP arguments of the ``network_run`` kernel for ``state`` (empty arrays without plasticity)."""
+        """The STDP arguments of the ``network_run`` kernel for ``state``, from ``plastic`` to
+        ``clock`` (empty arrays without plasticity)."""
         dtype, batch = self.dtype, state.batch
         plastic = self._plastic_groups
+        none, no_steps = np.zeros((0, 0), dtype), np.zeros((0, 0), np.int64)
         if not plastic:
-            none = np.zeros((0, 0), dtype)
-            return (np.zeros((0, 2), np.int64), np.zeros((0, 2), np.int64), np.zeros((0, 4), dtype), self._post_ptr,
-                    self._post_syn, self._post_grp, self.dt, none, none, none, np.zeros((0, 0), np.int64),
-                    np.zeros(0, np.int64))
+            return (np.zeros((0, PLASTIC_COLUMNS), np.int64), np.zeros((0, 2), np.int64), np.zeros((0, 4), dtype),
+                    self._post_ptr, self._post_syn, self._post_grp, self._post_pre, self._syn_post, self.dt, none,
+                    none, none, no_steps, none, np.zeros(0, np.int64))
 
-        def joined(arrays, kind):
+        def joined(arrays, kind, empty):
             # one group: its own array when it already fits (the kernel copies what it changes)
+            if not arrays:
+                return empty
             if len(arrays) == 1:
                 return np.ascontiguousarray(arrays[0], kind)
             return np.ascontiguousarray(np.concatenate([np.asarray(a, kind) for a in arrays], axis=1))
 
+        per_synapse = [t for group, t in zip(plastic, state.traces) if group.sources is None]
+        per_neuron = [t for group, t in zip(plastic, state.traces) if group.sources is not None]
         clock = np.zeros(batch, np.int64) if state.step is None else _steps_left(state.step, "state.step")
         return (self._plastic, self._stdp_rates, self._stdp_amps, self._post_ptr, self._post_syn, self._post_grp,
-                self.dt, joined([state.weights[index] for index, _, _ in plastic], dtype),
-                joined([t[0] for t in state.traces], dtype), joined([t[1] for t in state.traces], dtype),
-                joined([_steps_left(t[2], "state.traces (last)") for t in state.traces], np.int64), clock)
+                self._post_pre, self._syn_post, self.dt,
+                joined([state.weights[group.index] for group in plastic], dtype, none),
+                joined([t[0] for t in per_synapse], dtype, none), joined([t[1] for t in per_synapse], dtype, none),
+                joined([_steps_left(t[2], "state.traces (last)") for t in per_synapse], np.int64, no_steps),
+                joined([x for t in per_neuron for x in t], dtype, none), clock)
 
     def run(self, inputs: Any, state: LIFState | None = None, *, record: str = "events"):
         """Run the network over the steps of ``inputs``.
@@ -923,16 +974,21 @@ class LIFNetwork:
         extra = self._plastic_arguments(state)
         clock = extra[-1] if extra[-1].size else np.zeros(batch, np.int64)
         plastic = self._plastic_groups
-        output, v, i_syn, adaptation, refractory, pw, a_pre, a_post, last = self._kernel(
+        output, v, i_syn, adaptation, refractory, pw, a_pre, a_post, last, traces = self._kernel(
             self._neuron, self._coef, self._syn_decay, self._refractory_steps, self._groups, self._group_weights,
             self._ptr, self._targets, self._weights, in_ptr, in_index, np.asarray(state.v, dtype), np.asarray(state.i_syn, dtype),
             np.asarray(state.adaptation, dtype), _steps_left(state.refractory), *extra, record)
-        weights, traces = list(self._weight_views), []
-        for index, first, count in plastic:
-            part = slice(first, first + count)
-            weights[index] = pw[:, part]
-            traces.append((a_pre[:, part], a_post[:, part], last[:, part]))
-        new_state = LIFState(v, i_syn, refractory, adaptation, tuple(traces), tuple(weights), self._token,
+        weights, groups_traces = list(self._weight_views), []
+        for group in plastic:
+            weights[group.index] = pw[:, group.first:group.first + group.count]
+            if group.sources is None:
+                part = slice(group.record, group.record + group.count)
+                groups_traces.append((a_pre[:, part], a_post[:, part], last[:, part]))
+            else:
+                pre = slice(group.trace, group.trace + group.sources)
+                post = slice(pre.stop, pre.stop + self.n_neurons)
+                groups_traces.append((traces[:, pre], traces[:, post]))
+        new_state = LIFState(v, i_syn, refractory, adaptation, tuple(groups_traces), tuple(weights), self._token,
                              clock + (in_ptr.shape[1] - 1))
         if record == "events":
             b, t, i = output

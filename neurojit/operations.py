@@ -402,7 +402,8 @@ _RECORD_CODES = {"events": 0, "dense": 1, "counts": 2}
 
 def network_run(loops, neuron, coef, syn_decay, refractory_steps, groups, group_weights, ptr, targets, weights,
                 in_ptr, in_index, v, i_syn, adaptation, refractory, plastic, stdp_rates, stdp_amps, post_ptr,
-                post_syn, post_grp, dt, plastic_weights, a_pre, a_post, last, clock, record):
+                post_syn, post_grp, post_pre, syn_post, dt, plastic_weights, a_pre, a_post, last, traces, clock,
+                record):
     """Advance a sparse LIF network (:class:`neurojit.LIFNetwork`'s compiled form) over ``T`` steps.
 
     Parameters
@@ -435,31 +436,44 @@ def network_run(loops, neuron, coef, syn_decay, refractory_steps, groups, group_
     i_syn : array_like, shape (B, K, N)
     refractory : array_like of int, shape (B, N)
         Steps each neuron is still refractory.
-    plastic : array_like of int, shape (G, 2)
-        STDP (API.md section 8): per group, 1 if plastic, and the shift of its synapses into the
-        plastic arrays (synapse ``s`` is ``p = s + shift``). ``(0, 2)``: no plastic group (then
-        ``stdp_rates``, ``stdp_amps`` may be empty too, and the plastic state ``(0, 0)``, ``clock`` ``(0,)``).
+    plastic : array_like of int, shape (G, 4)
+        STDP (API.md section 8), per group: its traces (0 static, 1 per synapse, 2 per neuron);
+        the shift of its synapses into ``plastic_weights`` (synapse ``s`` weighs column
+        ``s + shift``); the shift of its synapses into ``a_pre, a_post, last`` (per synapse),
+        or the column of its source 0 in ``traces`` (per neuron); per neuron, the column of
+        neuron 0's trace in ``traces``. ``(0, 4)``: no plastic group (then ``stdp_rates``,
+        ``stdp_amps`` may be empty too, the plastic state ``(0, 0)``, ``clock`` ``(0,)``).
     stdp_rates : array_like of int64, shape (G, 2)
         ``1/tau_pre, 1/tau_post`` of each group as float64 bit patterns (``.view(np.int64)``: the
         decay is computed in double precision whatever the network's dtype).
     stdp_amps : array_like, shape (G, 4)
         ``a_pre, a_post, w_min, w_max`` of each group.
-    post_ptr, post_syn, post_grp : array_like of int, shapes (N + 1,), (Q,), (Q,)
-        The plastic synapses onto neuron ``i``: ``post_syn[post_ptr[i] .. post_ptr[i + 1] - 1]``
-        (indices into the plastic arrays), of groups ``post_grp``. Empty: no plastic synapse.
+    post_ptr, post_syn, post_grp, post_pre : array_like of int, shapes (N + 1,), (Q,), (Q,), (Q,)
+        The plastic synapses onto neuron ``i``: entries ``post_ptr[i] .. post_ptr[i + 1] - 1``,
+        of groups ``post_grp``; per synapse traces: ``post_pre = -1`` and ``post_syn`` the
+        synapse's trace column; per neuron: ``post_pre`` the column of its source's trace in
+        ``traces`` and ``post_syn`` its weight column. Empty: no plastic synapse.
+    syn_post : array_like of int, shape (P,)
+        Per plastic weight column of a group with per-neuron traces, the column of its target's
+        trace in ``traces`` (unused, -1, for per-synapse traces).
     dt : float
         The time step (the traces decay over ``n * dt - last * dt``).
-    plastic_weights, a_pre, a_post : array_like, shape (B, P)
-        Weights and traces of the plastic synapses, per row.
-    last : array_like of int, shape (B, P)
-        Absolute step of each plastic synapse's last event.
+    plastic_weights : array_like, shape (B, P)
+        Weights of the plastic synapses, per row.
+    a_pre, a_post : array_like, shape (B, R)
+        Traces of the synapses of groups with per-synapse traces, per row.
+    last : array_like of int, shape (B, R)
+        Absolute step of each such synapse's last event.
+    traces : array_like, shape (B, C)
+        Per-neuron traces (sources' ``A_pre`` and targets' ``A_post``), scaled to the start of
+        their epoch (:mod:`neurojit.kernels.network`).
     clock : array_like of int, shape (B,)
         Absolute step of each row's first step in this call.
     record : {"events", "dense", "counts"}
 
     Returns
     -------
-    (output, v, i_syn, adaptation, refractory, plastic_weights, a_pre, a_post, last)
+    (output, v, i_syn, adaptation, refractory, plastic_weights, a_pre, a_post, last, traces)
         ``output``: ``(batch, step, index)`` int64 arrays sorted in that order (events), a
         ``(B, T, N)`` bool array (dense) or ``(B, N)`` int64 counts; then the state after the
         last step, in new arrays (the arguments are not modified).
@@ -471,7 +485,7 @@ def network_run(loops, neuron, coef, syn_decay, refractory_steps, groups, group_
     values of ``targets`` are not (:class:`neurojit.LIFNetwork` checks them once, when the
     synapses are added).
     """
-    from .kernels.network import ACC0, ADAPT_DECAY, ADAPT_INC, BASE, EM, N_CONSTANTS, TAIL
+    from .kernels.network import ACC0, ADAPT_DECAY, ADAPT_INC, BASE, EM, N_CONSTANTS, PLASTIC_COLUMNS, TAIL
 
     n_batch, n = v.shape
     n_types = coef.shape[0]
@@ -481,19 +495,21 @@ def network_run(loops, neuron, coef, syn_decay, refractory_steps, groups, group_
     code = _RECORD_CODES[record]
     n_groups = groups.shape[0]
     if not plastic.shape[0]:  # no plasticity
-        plastic = np.zeros((n_groups, 2), np.int64)
+        plastic = np.zeros((n_groups, PLASTIC_COLUMNS), np.int64)
         stdp_rates = np.zeros((n_groups, 2), np.int64)
         stdp_amps = np.zeros((n_groups, 4), v.dtype)
-    if not plastic_weights.shape[0]:
-        plastic_weights = a_pre = a_post = np.zeros((n_batch, 0), v.dtype)
-        last = np.zeros((n_batch, 0), np.int64)
+    # absent plastic state (shape (0, 0)): no columns for each row
+    plastic_weights, a_pre, a_post, traces = (x if x.shape[0] else np.zeros((n_batch, 0), v.dtype)
+                                              for x in (plastic_weights, a_pre, a_post, traces))
+    last = last if last.shape[0] else np.zeros((n_batch, 0), np.int64)
     if not clock.size:
         clock = np.zeros(n_batch, np.int64)
     rates = stdp_rates.view(np.float64)
-    _check_plasticity(groups, ptr, plastic, rates, stdp_amps, post_ptr, post_syn, post_grp, plastic_weights, a_pre,
-                      a_post, last, clock, n_batch, n)
+    _check_plasticity(groups, ptr, plastic, rates, stdp_amps, post_ptr, post_syn, post_grp, post_pre, syn_post,
+                      plastic_weights, a_pre, a_post, last, traces, clock, n_batch, n)
     v, i_syn, adaptation, refractory = v.copy(), i_syn.copy(), adaptation.copy(), refractory.copy()
     plastic_weights, a_pre, a_post, last = plastic_weights.copy(), a_pre.copy(), a_post.copy(), last.copy()
+    traces = traces.copy()
     # the adaptation path only where a can be non-zero (else a stays 0 and v > threshold + 0 is v > threshold)
     adapt = bool(np.any(neuron[ADAPT_INC] != 0) or np.any(adaptation != 0))
     # every neuron with the same membrane constants: the loop reads them as scalars
@@ -513,7 +529,7 @@ def network_run(loops, neuron, coef, syn_decay, refractory_steps, groups, group_
         loops.network_run(neuron, coef, syn_decay, refractory_steps, adapt, uniform, groups, group_weights, ptr,
                           targets, weights, in_index, code, v, flat, adaptation, refractory, progress, ev_count, ev_step,
                           ev_index, dense, counts, in_ptr, plastic, rates, stdp_amps, post_ptr, post_syn, post_grp,
-                          float(dt), plastic_weights, a_pre, a_post, last, clock)
+                          post_pre, syn_post, float(dt), plastic_weights, a_pre, a_post, last, traces, clock)
         if code != 0:
             break
         for b in range(n_batch):
@@ -533,33 +549,56 @@ def network_run(loops, neuron, coef, syn_decay, refractory_steps, groups, group_
         indices = [index for row in parts for _, index in row]
         output = (batch, np.concatenate(steps).astype(np.int64) if steps else np.empty(0, np.int64),
                   np.concatenate(indices).astype(np.int64) if indices else np.empty(0, np.int64))
-    return output, v, i_syn, adaptation, refractory, plastic_weights, a_pre, a_post, last
+    return output, v, i_syn, adaptation, refractory, plastic_weights, a_pre, a_post, last, traces
 
 
-def _check_plasticity(groups, ptr, plastic, rates, amps, post_ptr, post_syn, post_grp, weights, a_pre, a_post, last,
-                      clock, n_batch, n) -> None:
-    """The STDP arrays the network loop relies on."""
+def _check_plasticity(groups, ptr, plastic, rates, amps, post_ptr, post_syn, post_grp, post_pre, syn_post, weights,
+                      a_pre, a_post, last, traces, clock, n_batch, n) -> None:
+    """The STDP arrays the network loop relies on (every index it follows stays in bounds)."""
+    from .kernels.network import NEURON_TRACES, PLASTIC_COLUMNS, SYNAPSE_TRACES
+
     n_groups = groups.shape[0]
-    size = weights.shape[1]
-    for name, array, shape in (("plastic", plastic, (n_groups, 2)), ("stdp_rates", rates, (n_groups, 2)),
+    size, records, columns = weights.shape[1], a_pre.shape[1], traces.shape[1]
+    for name, array, shape in (("plastic", plastic, (n_groups, PLASTIC_COLUMNS)), ("stdp_rates", rates, (n_groups, 2)),
                                ("stdp_amps", amps, (n_groups, 4)), ("plastic_weights", weights, (n_batch, size)),
-                               ("a_pre", a_pre, (n_batch, size)), ("a_post", a_post, (n_batch, size)),
-                               ("last", last, (n_batch, size)), ("clock", clock, (n_batch,))):
+                               ("a_pre", a_pre, (n_batch, records)), ("a_post", a_post, (n_batch, records)),
+                               ("last", last, (n_batch, records)), ("traces", traces, (n_batch, columns)),
+                               ("clock", clock, (n_batch,)),
+                               ("syn_post", syn_post, (size,) if columns else syn_post.shape)):
         if array.shape != shape:
             raise ValueError(f"{name} must be {shape}, got {array.shape}")
-    for (kind, offset, sources, _, _), (is_plastic, shift) in zip(groups.tolist(), plastic.tolist()):
-        if is_plastic and (ptr[offset] + shift < 0 or ptr[offset + sources] + shift > size):
-            raise ValueError(f"plastic: the synapses of group ({kind}, {offset}, {sources}) are not within the "
-                             f"{size} plastic weights")
+    modes = plastic[:, 0]
+    if np.any((modes < 0) | (modes > NEURON_TRACES)):
+        raise ValueError("plastic: a group's traces must be 0 (static), 1 (per synapse) or 2 (per neuron)")
+    neuron_columns = np.zeros(size, bool)
+    for (kind, offset, sources, _, _), (mode, shift, trace_shift, post_col) in zip(groups.tolist(), plastic.tolist()):
+        lo, hi = int(ptr[offset]), int(ptr[offset + sources])
+        group = f"group ({kind}, {offset}, {sources})"
+        if mode and (lo + shift < 0 or hi + shift > size):
+            raise ValueError(f"plastic: the synapses of {group} are not within the {size} plastic weights")
+        if mode == SYNAPSE_TRACES and (lo + trace_shift < 0 or hi + trace_shift > records):
+            raise ValueError(f"plastic: the synapses of {group} are not within the {records} per-synapse traces")
+        if mode == NEURON_TRACES:
+            if trace_shift < 0 or trace_shift + sources > columns or post_col < 0 or post_col + n > columns:
+                raise ValueError(f"plastic: the per-neuron traces of {group} are not within the {columns} traces")
+            neuron_columns[lo + shift:hi + shift] = True
+    if neuron_columns.any() and (syn_post[neuron_columns].min() < 0 or syn_post[neuron_columns].max() >= columns):
+        raise ValueError(f"syn_post must index the {columns} per-neuron traces")
     if post_ptr.size:
         if post_ptr.size != n + 1 or post_ptr[0] != 0 or post_ptr[-1] != post_syn.size or np.any(np.diff(post_ptr) < 0):
             raise ValueError(f"post_ptr must be non-decreasing from 0 to {post_syn.size} with N + 1 = {n + 1} entries")
-        if post_grp.size != post_syn.size:
-            raise ValueError("post_grp must have one entry per post_syn")
-        if post_syn.size and (post_syn.min() < 0 or post_syn.max() >= size):
-            raise ValueError(f"post_syn must index the {size} plastic weights")
-        if post_grp.size and (post_grp.min() < 0 or post_grp.max() >= n_groups or not plastic[post_grp, 0].all()):
+        if post_grp.size != post_syn.size or post_pre.size != post_syn.size:
+            raise ValueError("post_grp and post_pre must have one entry per post_syn")
+        if post_grp.size and (post_grp.min() < 0 or post_grp.max() >= n_groups):
             raise ValueError("post_grp must name plastic groups")
+        per_neuron = post_pre >= 0
+        if np.any(modes[post_grp] != np.where(per_neuron, NEURON_TRACES, SYNAPSE_TRACES)):
+            raise ValueError("post_grp must name plastic groups (post_pre >= 0 exactly for per-neuron traces)")
+        for mask, bound, what in ((~per_neuron, records, "per-synapse traces"), (per_neuron, size, "plastic weights")):
+            if mask.any() and (post_syn[mask].min() < 0 or post_syn[mask].max() >= bound):
+                raise ValueError(f"post_syn must index the {bound} {what}")
+        if per_neuron.any() and post_pre.max() >= columns:
+            raise ValueError(f"post_pre must index the {columns} per-neuron traces")
     if last.size and (last.min() < 0 or np.any(last > clock[:, None])):
         raise ValueError("last must be steps in [0, clock]")
     if clock.size and clock.min() < 0:
@@ -670,17 +709,20 @@ KERNELS: dict[str, KernelSpec] = {spec.name: spec for spec in (
         Param("i_syn", "array", ("B", "K", "N"), role="state"),
         Param("adaptation", "array", ("B", "N"), role="state"),
         Param("refractory", "index", ("B", "N")),
-        Param("plastic", "index", ("Gp", "2")),
+        Param("plastic", "index", ("Gp", "4")),
         Param("stdp_rates", "index", ("Gr", "2")),
         Param("stdp_amps", "array", ("Ga", "4")),
         Param("post_ptr", "index", ("Np",)),
         Param("post_syn", "index", ("Q",)),
         Param("post_grp", "index", ("Qg",)),
+        Param("post_pre", "index", ("Qp",)),
+        Param("syn_post", "index", ("Sp",)),
         Param("dt", "positive", native=False),
         Param("plastic_weights", "array", ("Bw", "Sw")),
         Param("a_pre", "array", ("Bq", "Pq")),
         Param("a_post", "array", ("Br", "Pr")),
         Param("last", "index", ("Bs", "Ps")),
+        Param("traces", "array", ("Bt", "Ct")),
         Param("clock", "index", ("Bc",)),
         Param("record", "option", default="events", choices=tuple(_RECORD_CODES)),
     ), loops=("network_run",), public=False),

@@ -255,8 +255,9 @@ SCRIPTS = {  # every benchmark script at a tiny size: documented commands must n
 PRINTS = {
     "cuba.py": [r"1\. CUBA loop, 1 s of network time: neurojit \(\w+\) [\d.]+ ms, Brian2 C\+\+ loop [\d.]+ ms \(stored in",
                 r"spikes 24300 \(Brian2 24300\), 0 differ from the fixture"],
-    "cuba.py --stdp": [r"5\. CUBA \+ STDP on the 204,748 E->E synapses, 1 s: neurojit \(\w+\) [\d.]+ ms, no Brian2 here",
-                       r"spikes: neurojit \d+", r"final w / w_max: mean 0\.\d+"],
+    "cuba.py --stdp": [r"5\. CUBA \+ STDP on the 204,748 E->E synapses, 1 s: no Brian2 here",
+                       r"per-synapse traces: neurojit \(\w+\) [\d.]+ ms", r"per-neuron traces: neurojit \(\w+\) [\d.]+ ms",
+                       r"spikes: neurojit \d+, per-synapse traces \d+ \(0 differ\)", r"final w / w_max: mean 0\.\d+"],
     "stdp.py": [r"2 s STDP example: [\d.]+ s", r"final w/w_max histogram, 10 bins: neurojit \[[\d, ]+\]"],
 }
 

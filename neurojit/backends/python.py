@@ -135,13 +135,15 @@ def _synapses_of(sources, ptr, offset):
 
 def network_run(neuron, coef, syn_decay, refractory_steps, adapt, uniform, groups, group_weights, ptr, targets, weights,
                 in_index, record, v, i_syn, adaptation, refractory, progress, ev_count, ev_step, ev_index, dense, counts,
-                in_ptr, plastic, rates, amps, post_ptr, post_syn, post_grp, dt, pw, apre, apost, last, clock):
+                in_ptr, plastic, rates, amps, post_ptr, post_syn, post_grp, post_pre, syn_post, dt, pw, apre, apost, last,
+                ntrace, clock):
     # Row by row (each may stop at its own step when its event buffer is full), vectorised over
     # neurons; the same operations in the same order as the loop (``uniform`` only picks the
     # loop's faster path to the same numbers). np.add.at adds the synaptic
     # weights one after another in the order given: sources ascending, storage order.
-    from ..kernels.network import (ACC0, ADAPT_DECAY, ADAPT_INC, BASE, DENSE, EM, EVENTS, FROM_NEURONS, RESET,
-                                   TAIL, THRESHOLD)
+    from ..kernels.network import (ACC0, ADAPT_DECAY, ADAPT_INC, BASE, DENSE, EM, EPOCH, EVENTS, FROM_NEURONS, MODE,
+                                   NEURON_TRACES, POST_TRACES, RESET, SOURCES, SYNAPSE_TRACES, TAIL, THRESHOLD,
+                                   TRACE_SHIFT, WEIGHT_SHIFT)
 
     n_batch, n = v.shape
     n_types = coef.shape[0]
@@ -150,6 +152,12 @@ def network_run(neuron, coef, syn_decay, refractory_steps, adapt, uniform, group
     em, base, tail, acc0 = neuron[EM], neuron[BASE], neuron[TAIL], neuron[ACC0]
     threshold, v_reset, adapt_decay, adapt_inc = neuron[THRESHOLD], neuron[RESET], neuron[ADAPT_DECAY], neuron[ADAPT_INC]
     currents = i_syn.reshape(n_batch, n_types, n)
+    # per-neuron traces: each group's epochs (the loop's arithmetic, in Python floats = float64)
+    neuron_groups = np.flatnonzero(plastic[:, MODE] == NEURON_TRACES)
+    epoch = {(g, side): max(1, int(min(EPOCH / (rates[g, side] * dt), 2.0 ** 40)))
+             for g in neuron_groups for side in (0, 1)}
+    epoch_decay = {key: v.dtype.type(math.exp(-(steps * dt) * rates[key])) for key, steps in epoch.items()}
+    scale = np.ones((plastic.shape[0], 4), v.dtype)
     with np.errstate(all="ignore"):  # non-finite values propagate as in the compiled loop, silently
         for b in range(n_batch):
             vb, ib, ab, flat = v[b], currents[b], adaptation[b], i_syn[b]
@@ -180,15 +188,32 @@ def network_run(neuron, coef, syn_decay, refractory_steps, adapt, uniform, group
                     counts[b, spiking] += 1
                 inputs = in_index[in_ptr[b, t]:in_ptr[b, t + 1]].astype(np.int64)
                 step = int(clock[b]) + t
+                for (g, side), steps in epoch.items():  # per-neuron traces: this step's scale
+                    phase = step % steps
+                    if phase == 0 and step > 0:
+                        first = plastic[g, TRACE_SHIFT] if side == 0 else plastic[g, POST_TRACES]
+                        width = groups[g, SOURCES] if side == 0 else n
+                        ntrace[b, first:first + width] *= epoch_decay[g, side]
+                    exponent = (phase * dt) * rates[g, side]
+                    scale[g, 2 * side:2 * side + 2] = math.exp(-exponent), math.exp(exponent)
                 for g, ((source, offset, _, per_synapse, shift), weight) in enumerate(zip(groups, group_weights)):
                     synapses = _synapses_of(spiking if source == FROM_NEURONS else inputs, ptr, offset)
                     post = targets[synapses]
-                    if plastic[g, 0]:  # STDP on_pre: each synapse once (a source spikes once a step)
-                        p = synapses + plastic[g, 1]
+                    if plastic[g, MODE] == SYNAPSE_TRACES:  # STDP on_pre: each synapse once (a source spikes once a step)
+                        p = synapses + plastic[g, WEIGHT_SHIFT]
+                        r = synapses + plastic[g, TRACE_SHIFT]
                         values = pw[b, p].copy()  # I += w: the weight before this update
-                        _stdp_decay(apre[b], apost[b], last[b], p, step, dt, rates[g, 0], rates[g, 1])
-                        apre[b, p] += amps[g, 0]
-                        pw[b, p] = _clip(values + apost[b, p], amps[g, 2], amps[g, 3])
+                        _stdp_decay(apre[b], apost[b], last[b], r, step, dt, rates[g, 0], rates[g, 1])
+                        apre[b, r] += amps[g, 0]
+                        pw[b, p] = _clip(values + apost[b, r], amps[g, 2], amps[g, 3])
+                        if not n_types:
+                            values = values[free[post]]
+                    elif plastic[g, MODE] == NEURON_TRACES:  # on_pre with the sources' and targets' traces
+                        sources = spiking if source == FROM_NEURONS else inputs
+                        ntrace[b, sources + plastic[g, TRACE_SHIFT]] += amps[g, 0] * scale[g, 1]
+                        p = synapses + plastic[g, WEIGHT_SHIFT]
+                        values = pw[b, p].copy()
+                        pw[b, p] = _clip(values + ntrace[b, syn_post[p]] * scale[g, 2], amps[g, 2], amps[g, 3])
                         if not n_types:
                             values = values[free[post]]
                     else:
@@ -201,10 +226,16 @@ def network_run(neuron, coef, syn_decay, refractory_steps, adapt, uniform, group
                     np.add.at(flat if n_types else vb, post, values)
                 if post_ptr.size and spiking.size:  # STDP on_post, over the plastic synapses onto spiking neurons
                     r = _synapses_of(spiking, post_ptr, 0)
-                    p, g = post_syn[r], post_grp[r]
+                    r, neuron_r = r[post_pre[r] < 0], r[post_pre[r] >= 0]
+                    p, g = post_syn[r], post_grp[r]  # per-synapse traces: p is the record
                     _stdp_decay(apre[b], apost[b], last[b], p, step, dt, rates[g, 0], rates[g, 1])
                     apost[b, p] += amps[g, 1]
-                    pw[b, p] = _clip(pw[b, p] + apre[b, p], amps[g, 2], amps[g, 3])
+                    w = plastic[g, WEIGHT_SHIFT] - plastic[g, TRACE_SHIFT] + p
+                    pw[b, w] = _clip(pw[b, w] + apre[b, p], amps[g, 2], amps[g, 3])
+                    for g in neuron_groups:  # per-neuron traces: the spiking neurons' own, then their synapses
+                        ntrace[b, spiking + plastic[g, POST_TRACES]] += amps[g, 1] * scale[g, 3]
+                    p, g, c = post_syn[neuron_r], post_grp[neuron_r], post_pre[neuron_r]
+                    pw[b, p] = _clip(pw[b, p] + ntrace[b, c] * scale[g, 0], amps[g, 2], amps[g, 3])
                 vb[spiking] = v_reset[spiking]
                 if adapt:
                     ab[spiking] += adapt_inc[spiking]

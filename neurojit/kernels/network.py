@@ -104,11 +104,17 @@ FROM_INPUTS, FROM_NEURONS = 0, 1
 #: columns of ``groups``
 KIND, OFFSET, SOURCES, PER_SYNAPSE, SHIFT = range(5)
 GROUP_COLUMNS = 5
+#: columns of ``plastic``, and its ``MODE`` codes: the group's STDP traces kept per synapse or per neuron
+MODE, WEIGHT_SHIFT, TRACE_SHIFT, POST_TRACES = range(4)
+PLASTIC_COLUMNS = 4
+STATIC, SYNAPSE_TRACES, NEURON_TRACES = range(3)
+EPOCH = 32.0  # per-neuron traces are kept scaled to the start of epochs of EPOCH time constants
 
 
 def network_run(neuron, coef, syn_decay, refractory_steps, adapt, uniform, groups, group_weights, ptr, targets, weights,
                 in_index, record, v, i_syn, adaptation, refractory, progress, ev_count, ev_step, ev_index, dense, counts,
-                in_ptr, plastic, rates, amps, post_ptr, post_syn, post_grp, dt, pw, apre, apost, last, clock):
+                in_ptr, plastic, rates, amps, post_ptr, post_syn, post_grp, post_pre, syn_post, dt, pw, apre, apost, last,
+                ntrace, clock):
     """Advance every row of the network from ``progress[b]`` to the last step (see the module docstring).
 
     ``uniform``: every neuron has the same ``em, base, tail, acc0, coef[:, i], adapt_decay`` (column 0
@@ -135,6 +141,25 @@ def network_run(neuron, coef, syn_decay, refractory_steps, adapt, uniform, group
     max_incoming = 0  # the most plastic synapses onto one neuron
     for i in range(post_ptr.size - 1):
         max_incoming = max(max_incoming, post_ptr[i + 1] - post_ptr[i])
+    # the groups with per-neuron traces (their A kept scaled: see "Plasticity" in the module docstring)
+    n_neuron_groups = 0
+    for g in range(n_groups):
+        n_neuron_groups += plastic[g, MODE] == NEURON_TRACES
+    neuron_groups = np.empty(n_neuron_groups, np.int64)
+    n_neuron_groups = 0
+    for g in range(n_groups):
+        if plastic[g, MODE] == NEURON_TRACES:
+            neuron_groups[n_neuron_groups] = g
+            n_neuron_groups += 1
+    # each one's epoch in steps (the trace of side 0, A_pre, and of side 1, A_post), the decay
+    # factor over one epoch, and per step the factors exp(-x), exp(x) of x = (step - epoch start) * dt / tau
+    epoch = np.ones((n_groups, 2), np.int64)
+    epoch_decay = np.ones((n_groups, 2), v.dtype)
+    for q in range(n_neuron_groups):
+        g = neuron_groups[q]
+        for side in range(2):
+            epoch[g, side] = max(1, int(min(EPOCH / (rates[g, side] * dt), 2.0 ** 40)))
+            epoch_decay[g, side] = math.exp(-(epoch[g, side] * dt) * rates[g, side])
     if PARALLEL and n_batch == 1 and n >= MIN_BLOCKED and n_plastic == 0:
         # One row in a parallel compile: the block pass of every step is a prange over neuron
         # blocks (each block finds its own spikes; they are merged in block order), the rest of
@@ -361,14 +386,26 @@ def network_run(neuron, coef, syn_decay, refractory_steps, adapt, uniform, group
         # columns 0-2 of the row's dtype, the step of its last event in int64 column 3), so that
         # on_post, which reaches them out of storage order, loads one cache line per synapse, not
         # four; a buffer for the steps it gathers, and one for decay factors in the row's dtype
-        rec = np.empty((n_plastic, 4), np.int64)
+        n_records = apre.shape[1]
+        rec = np.empty((n_records, 4), np.int64)
         recv = rec.view(v.dtype)
-        for p in range(n_plastic):
-            recv[p, 0] = pw[b, p]
-            recv[p, 1] = apre[b, p]
-            recv[p, 2] = apost[b, p]
-            rec[p, 3] = last[b, p]
+        for g in range(n_groups):
+            if plastic[g, MODE] == SYNAPSE_TRACES:
+                for s in range(ptr[groups[g, 1]], ptr[groups[g, 1] + groups[g, 2]]):
+                    r = s + plastic[g, TRACE_SHIFT]
+                    recv[r, 0] = pw[b, s + plastic[g, WEIGHT_SHIFT]]
+                    recv[r, 1] = apre[b, r]
+                    recv[r, 2] = apost[b, r]
+                    rec[r, 3] = last[b, r]
         gathered = np.empty(max_incoming, np.int64)
+        # per-neuron traces, scaled to the start of their epoch: A(step) = z * exp(-x); the
+        # weights of their groups stay in the row of pw (which the caller gave to be changed)
+        n_traces = ntrace.shape[1]
+        z = np.empty(n_traces, v.dtype)
+        for c in range(n_traces):
+            z[c] = ntrace[b, c]
+        wrow = pw[b]
+        scale = np.ones((n_groups, 4), v.dtype)  # per group: exp(-x), exp(x) of A_pre, then of A_post
         start_step = clock[b]
         factor = np.zeros(2, v.dtype)
         # the refractory neurons (few at any time): their list and the v each is frozen at
@@ -474,6 +511,20 @@ def network_run(neuron, coef, syn_decay, refractory_steps, adapt, uniform, group
                 for q in range(n_spiking):
                     counts[b, spiking[q]] += 1
             # 3. delivery
+            if n_neuron_groups:  # per-neuron traces: this step's scale (a new epoch: traces rescaled)
+                step_now = start_step + t
+                for u in range(n_neuron_groups):
+                    g = neuron_groups[u]
+                    for side in range(2):
+                        phase = step_now % epoch[g, side]
+                        if phase == 0 and step_now > 0:
+                            first = plastic[g, TRACE_SHIFT] if side == 0 else plastic[g, POST_TRACES]
+                            stop = first + (groups[g, SOURCES] if side == 0 else n)
+                            for c in range(first, stop):
+                                z[c] = z[c] * epoch_decay[g, side]
+                        exponent = (phase * dt) * rates[g, side]
+                        scale[g, 2 * side] = math.exp(-exponent)
+                        scale[g, 2 * side + 1] = math.exp(exponent)
             first_input = in_ptr[b, t]
             last_input = in_ptr[b, t + 1]
             for g in range(n_groups):
@@ -483,8 +534,8 @@ def network_run(neuron, coef, syn_decay, refractory_steps, adapt, uniform, group
                 shift = groups[g, 4]
                 w = group_weights[g]
                 n_sources = n_spiking if from_neurons else last_input - first_input
-                if plastic[g, 0]:  # STDP: on_pre, synapse by synapse (records in storage order)
-                    pshift = plastic[g, 1]
+                if plastic[g, MODE] == SYNAPSE_TRACES:  # STDP: on_pre, synapse by synapse (records in storage order)
+                    pshift = plastic[g, TRACE_SHIFT]
                     step_now = start_step + t
                     now = step_now * dt
                     rate_pre = rates[g, 0]
@@ -513,6 +564,29 @@ def network_run(neuron, coef, syn_decay, refractory_steps, adapt, uniform, group
                             recv[p, 0] = w_lo if x < w_lo else (w_hi if x > w_hi else x)
                             rec[p, 3] = step_now
                     continue
+                if plastic[g, MODE] == NEURON_TRACES:  # STDP: on_pre with the source's and targets' traces
+                    wshift = plastic[g, WEIGHT_SHIFT]
+                    pre_col = plastic[g, TRACE_SHIFT]
+                    add_pre = amps[g, 0] * scale[g, 1]
+                    post_now = scale[g, 2]
+                    w_lo = amps[g, 2]
+                    w_hi = amps[g, 3]
+                    for q in range(n_sources):
+                        j = spiking[q] if from_neurons else in_index[first_input + q]
+                        c = np.uint64(pre_col + j)
+                        z[c] = z[c] + add_pre
+                        for s in range(ptr[offset + j], ptr[offset + j + 1]):
+                            p = np.uint64(s + wshift)
+                            wp = wrow[p]
+                            if n_types:
+                                cur[targets[s]] += wp
+                            else:
+                                post = targets[s]
+                                if until[post] <= t:
+                                    vb[post] += wp
+                            x = wp + z[np.uint64(syn_post[p])] * post_now
+                            wrow[p] = w_lo if x < w_lo else (w_hi if x > w_hi else x)
+                    continue
                 for q in range(n_sources):
                     j = spiking[q] if from_neurons else in_index[first_input + q]
                     start = ptr[offset + j]
@@ -537,11 +611,15 @@ def network_run(neuron, coef, syn_decay, refractory_steps, adapt, uniform, group
                     i = spiking[q]
                     r0 = post_ptr[i]
                     incoming = post_ptr[i + 1] - r0
-                    # first the records' last steps alone: independent loads, which the core
-                    # overlaps, bring every record's line in before the arithmetic needs it
-                    for r in range(incoming):
-                        gathered[r] = rec[np.uint64(post_syn[r0 + r]), 3]
-                    for r in range(incoming):
+                    # per-synapse traces: first the records' last steps alone (independent loads,
+                    # which the core overlaps, bring every record's line in before the arithmetic needs it)
+                    by_synapse = incoming if n_records else 0
+                    for r in range(by_synapse):
+                        if post_pre[r0 + r] < 0:
+                            gathered[r] = rec[np.uint64(post_syn[r0 + r]), 3]
+                    for r in range(by_synapse):
+                        if post_pre[r0 + r] >= 0:
+                            continue
                         p = np.uint64(post_syn[r0 + r])
                         g = post_grp[r0 + r]
                         elapsed = -(now - gathered[r] * dt)
@@ -553,6 +631,17 @@ def network_run(neuron, coef, syn_decay, refractory_steps, adapt, uniform, group
                         x = recv[p, 0] + recv[p, 1]
                         recv[p, 0] = amps[g, 2] if x < amps[g, 2] else (amps[g, 3] if x > amps[g, 3] else x)
                         rec[p, 3] = step_now
+                    # per-neuron traces: this neuron's own in each of their groups, then its synapses
+                    for u in range(n_neuron_groups):
+                        g = neuron_groups[u]
+                        c = np.uint64(plastic[g, POST_TRACES] + i)
+                        z[c] = z[c] + amps[g, 1] * scale[g, 3]
+                    for entry in range(r0, r0 + (incoming if n_neuron_groups else 0)):
+                        if post_pre[entry] >= 0:
+                            g = post_grp[entry]
+                            p = np.uint64(post_syn[entry])
+                            x = wrow[p] + z[np.uint64(post_pre[entry])] * scale[g, 0]
+                            wrow[p] = amps[g, 2] if x < amps[g, 2] else (amps[g, 3] if x > amps[g, 3] else x)
             # 4. reset
             for q in range(n_spiking):
                 i = spiking[q]
@@ -569,11 +658,16 @@ def network_run(neuron, coef, syn_decay, refractory_steps, adapt, uniform, group
             until[i] = max(until[i] - t, 0)
         for i in range(n_types * n):
             ib[i] = cur[i]
-        for p in range(n_plastic):
-            pw[b, p] = recv[p, 0]
-            apre[b, p] = recv[p, 1]
-            apost[b, p] = recv[p, 2]
-            last[b, p] = rec[p, 3]
+        for g in range(n_groups):
+            if plastic[g, MODE] == SYNAPSE_TRACES:
+                for s in range(ptr[groups[g, 1]], ptr[groups[g, 1] + groups[g, 2]]):
+                    r = s + plastic[g, TRACE_SHIFT]
+                    pw[b, s + plastic[g, WEIGHT_SHIFT]] = recv[r, 0]
+                    apre[b, r] = recv[r, 1]
+                    apost[b, r] = recv[r, 2]
+                    last[b, r] = rec[r, 3]
+        for c in range(n_traces):
+            ntrace[b, c] = z[c]
         progress[b] = t
         ev_count[b] = count
 
@@ -587,10 +681,10 @@ LOOPS = (
         v=ARRAY2, i_syn=ARRAY2, adaptation=ARRAY2, refractory="i8[:,::1]", progress="i8[::1]",
         ev_count="i8[::1]", ev_step="i4[:,::1]", ev_index="i4[:,::1]", dense="b1[:,:,::1]", counts="i8[:,::1]",
         in_ptr="i8[:,::1]", plastic="i8[:,::1]", rates="f8[:,::1]", amps=ARRAY2, post_ptr="i8[::1]",
-        post_syn="i8[::1]", post_grp="i8[::1]", dt="f8", pw=ARRAY2, apre=ARRAY2, apost=ARRAY2, last="i8[:,::1]",
-        clock="i8[::1]",
+        post_syn="i8[::1]", post_grp="i8[::1]", post_pre="i8[::1]", syn_post="i8[::1]", dt="f8", pw=ARRAY2,
+        apre=ARRAY2, apost=ARRAY2, last="i8[:,::1]", ntrace=ARRAY2, clock="i8[::1]",
         batch=("v", "i_syn", "adaptation", "refractory", "progress", "ev_count", "ev_step", "ev_index", "dense",
-               "counts", "pw", "apre", "apost", "last", "clock", "in_ptr"),
+               "counts", "pw", "apre", "apost", "last", "ntrace", "clock", "in_ptr"),
         work=("in_ptr", "v"), parallel=True, cost=(3.0, 2.0),
     ),
 )
