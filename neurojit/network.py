@@ -597,14 +597,15 @@ class LIFNetwork:
 
     def _build_plasticity(self) -> None:
         """The loop's STDP arrays: per group its columns (``plastic``), rates and amplitudes; the
-        plastic synapses by target (``post_*``); each per-neuron-trace weight's target trace."""
+        plastic synapses by target, per-synapse traces (``post_*``) and per-neuron traces
+        (``neuron_*``, a list per group); each per-neuron-trace weight's target trace."""
         g, n = self.n_groups, self.n_neurons
         plastic = np.zeros((g, PLASTIC_COLUMNS), np.int64)
         rates = np.zeros((g, 2), np.float64)
         amps = np.zeros((g, 4), self.dtype)
         self._plastic_groups: list[_PlasticGroup] = []
         size = records = columns = 0  # weight, per-synapse trace and per-neuron trace columns so far
-        by_target, entries, syn_post = [], [], []
+        by_synapse, by_neuron, syn_post = [], [], []  # (target, ...) per group
         for index, (rule, (start, count, _)) in enumerate(zip(self._plasticity, self._group_synapses)):
             if rule is None:
                 continue
@@ -613,35 +614,51 @@ class LIFNetwork:
             rates[index] = (1.0 / rule.tau_pre, 1.0 / rule.tau_post)
             amps[index] = (rule.a_pre, rule.a_post, rule.w_min, rule.w_max)
             post = self._targets[first_synapse:first_synapse + count].astype(np.int64) % max(n, 1)
-            by_target.append(post)
-            group = np.full(count, index, np.int64)
             if rule.traces == "neuron":
                 plastic[index] = (NEURON_TRACES, size - first_synapse, columns, columns + n_sources)
                 source = np.repeat(np.arange(n_sources, dtype=np.int64), np.diff(self._ptr[offset:offset + n_sources + 1]))
-                entries.append((group, np.arange(size, size + count, dtype=np.int64), columns + source))
+                by_neuron.append((post, np.arange(size, size + count, dtype=np.int64), columns + source))
                 syn_post.append(columns + n_sources + post)
                 self._plastic_groups.append(_PlasticGroup(index, size, count, None, columns, n_sources))
                 columns += n_sources + n
             else:
                 plastic[index] = (SYNAPSE_TRACES, size - first_synapse, records - first_synapse, 0)
-                entries.append((group, np.arange(records, records + count, dtype=np.int64), np.full(count, -1)))
-                syn_post.append(np.full(count, -1, np.int64))
+                by_synapse.append((post, np.full(count, index, np.int64), np.arange(records, records + count)))
+                syn_post.append(np.zeros(count, np.int64))  # unused
                 self._plastic_groups.append(_PlasticGroup(index, size, count, records, None, None))
                 records += count
             size += count
         self._plastic = plastic
         self._stdp_rates = rates.view(np.int64)
         self._stdp_amps = amps
-        self._trace_columns = (records, columns)
-        if self._plastic_groups:
-            post = np.concatenate(by_target)
+        # the loop's STDP indices are 32-bit: half the memory traffic of int64 in its passes
+        if max(size, records, columns) >= 2 ** 32:
+            raise ValueError(f"{max(size, records)} plastic synapses or {columns} per-neuron traces are more than the "
+                             "2**32 the plastic groups index")
+        self._syn_post = np.concatenate(syn_post).astype(np.uint32) if syn_post else np.zeros(0, np.uint32)
+
+        def by_target(parts):
+            # a group's (or groups') entries sorted by target (stable: storage order within one)
+            # and each target's first entry
+            post = np.concatenate([p[0] for p in parts])
             order = np.argsort(post, kind="stable")
-            self._post_grp, self._post_syn, self._post_pre = (np.concatenate(parts)[order] for parts in zip(*entries))
-            self._post_ptr = np.zeros(n + 1, np.int64)
-            np.cumsum(np.bincount(post, minlength=n), out=self._post_ptr[1:])
-            self._syn_post = np.concatenate(syn_post)
-        else:
-            self._post_ptr = self._post_syn = self._post_grp = self._post_pre = self._syn_post = np.zeros(0, np.int64)
+            starts = np.zeros(n + 1, np.int64)
+            np.cumsum(np.bincount(post, minlength=n), out=starts[1:])
+            return starts, [np.concatenate([p[k] for p in parts])[order] for k in (1, 2)]
+
+        self._post_ptr = np.zeros(0, np.int64)
+        self._post_grp, self._post_syn = np.zeros(0, np.int32), np.zeros(0, np.uint32)
+        if by_synapse:
+            self._post_ptr, (grp, syn) = by_target(by_synapse)
+            self._post_grp, self._post_syn = grp.astype(np.int32), syn.astype(np.uint32)
+        self._neuron_ptr = np.zeros((len(by_neuron), n + 1), np.int64)
+        lists = []
+        for u, part in enumerate(by_neuron):  # one list per group, one after the other
+            starts, (syn, pre) = by_target([part])
+            self._neuron_ptr[u] = starts + sum(x.size for x, _ in lists)
+            lists.append((syn, pre))
+        self._neuron_syn, self._neuron_pre = (np.concatenate([x[k] for x in lists]).astype(np.uint32) if lists
+                                              else np.zeros(0, np.uint32) for k in (0, 1))
 
     def _types(self, syn_type: Any, count: int, *, matrix: bool) -> Any:
         """``syn_type`` checked: an int, or (index arrays only) an array of ``count`` ints in ``[0, K)``."""
@@ -921,7 +938,8 @@ class LIFNetwork:
         none, no_steps = np.zeros((0, 0), dtype), np.zeros((0, 0), np.int64)
         if not plastic:
             return (np.zeros((0, PLASTIC_COLUMNS), np.int64), np.zeros((0, 2), np.int64), np.zeros((0, 4), dtype),
-                    self._post_ptr, self._post_syn, self._post_grp, self._post_pre, self._syn_post, self.dt, none,
+                    self._post_ptr, self._post_syn, self._post_grp, self._neuron_ptr, self._neuron_syn,
+                    self._neuron_pre, self._syn_post, self.dt, none,
                     none, none, no_steps, none, np.zeros(0, np.int64))
 
         def joined(arrays, kind, empty):
@@ -936,7 +954,7 @@ class LIFNetwork:
         per_neuron = [t for group, t in zip(plastic, state.traces) if group.sources is not None]
         clock = np.zeros(batch, np.int64) if state.step is None else _steps_left(state.step, "state.step")
         return (self._plastic, self._stdp_rates, self._stdp_amps, self._post_ptr, self._post_syn, self._post_grp,
-                self._post_pre, self._syn_post, self.dt,
+                self._neuron_ptr, self._neuron_syn, self._neuron_pre, self._syn_post, self.dt,
                 joined([state.weights[group.index] for group in plastic], dtype, none),
                 joined([t[0] for t in per_synapse], dtype, none), joined([t[1] for t in per_synapse], dtype, none),
                 joined([_steps_left(t[2], "state.traces (last)") for t in per_synapse], np.int64, no_steps),

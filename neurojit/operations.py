@@ -402,8 +402,8 @@ _RECORD_CODES = {"events": 0, "dense": 1, "counts": 2}
 
 def network_run(loops, neuron, coef, syn_decay, refractory_steps, groups, group_weights, ptr, targets, weights,
                 in_ptr, in_index, v, i_syn, adaptation, refractory, plastic, stdp_rates, stdp_amps, post_ptr,
-                post_syn, post_grp, post_pre, syn_post, dt, plastic_weights, a_pre, a_post, last, traces, clock,
-                record):
+                post_syn, post_grp, neuron_ptr, neuron_syn, neuron_pre, syn_post, dt, plastic_weights, a_pre, a_post,
+                last, traces, clock, record):
     """Advance a sparse LIF network (:class:`neurojit.LIFNetwork`'s compiled form) over ``T`` steps.
 
     Parameters
@@ -448,14 +448,17 @@ def network_run(loops, neuron, coef, syn_decay, refractory_steps, groups, group_
         decay is computed in double precision whatever the network's dtype).
     stdp_amps : array_like, shape (G, 4)
         ``a_pre, a_post, w_min, w_max`` of each group.
-    post_ptr, post_syn, post_grp, post_pre : array_like of int, shapes (N + 1,), (Q,), (Q,), (Q,)
-        The plastic synapses onto neuron ``i``: entries ``post_ptr[i] .. post_ptr[i + 1] - 1``,
-        of groups ``post_grp``; per synapse traces: ``post_pre = -1`` and ``post_syn`` the
-        synapse's trace column; per neuron: ``post_pre`` the column of its source's trace in
-        ``traces`` and ``post_syn`` its weight column. Empty: no plastic synapse.
+    post_ptr, post_syn, post_grp : array_like of int, shapes (N + 1,), (Q,), (Q,)
+        The synapses with per-synapse traces onto neuron ``i``: entries ``post_ptr[i] ..
+        post_ptr[i + 1] - 1``, their trace columns ``post_syn``, of groups ``post_grp``. Empty:
+        no such synapse.
+    neuron_ptr, neuron_syn, neuron_pre : array_like of int, shapes (U, N + 1), (R,), (R,)
+        The synapses onto neuron ``i`` of the ``u``-th group with per-neuron traces (groups in
+        order): entries ``neuron_ptr[u, i] .. neuron_ptr[u, i + 1] - 1``, their weight columns
+        ``neuron_syn`` and their sources' trace columns in ``traces``, ``neuron_pre``.
     syn_post : array_like of int, shape (P,)
         Per plastic weight column of a group with per-neuron traces, the column of its target's
-        trace in ``traces`` (unused, -1, for per-synapse traces).
+        trace in ``traces`` (unused for per-synapse traces).
     dt : float
         The time step (the traces decay over ``n * dt - last * dt``).
     plastic_weights : array_like, shape (B, P)
@@ -505,7 +508,8 @@ def network_run(loops, neuron, coef, syn_decay, refractory_steps, groups, group_
     if not clock.size:
         clock = np.zeros(n_batch, np.int64)
     rates = stdp_rates.view(np.float64)
-    _check_plasticity(groups, ptr, plastic, rates, stdp_amps, post_ptr, post_syn, post_grp, post_pre, syn_post,
+    _check_plasticity(groups, ptr, plastic, rates, stdp_amps, post_ptr, post_syn, post_grp, neuron_ptr, neuron_syn,
+                      neuron_pre, syn_post,
                       plastic_weights, a_pre, a_post, last, traces, clock, n_batch, n)
     v, i_syn, adaptation, refractory = v.copy(), i_syn.copy(), adaptation.copy(), refractory.copy()
     plastic_weights, a_pre, a_post, last = plastic_weights.copy(), a_pre.copy(), a_post.copy(), last.copy()
@@ -529,7 +533,8 @@ def network_run(loops, neuron, coef, syn_decay, refractory_steps, groups, group_
         loops.network_run(neuron, coef, syn_decay, refractory_steps, adapt, uniform, groups, group_weights, ptr,
                           targets, weights, in_index, code, v, flat, adaptation, refractory, progress, ev_count, ev_step,
                           ev_index, dense, counts, in_ptr, plastic, rates, stdp_amps, post_ptr, post_syn, post_grp,
-                          post_pre, syn_post, float(dt), plastic_weights, a_pre, a_post, last, traces, clock)
+                          neuron_ptr, neuron_syn, neuron_pre, syn_post, float(dt), plastic_weights, a_pre, a_post, last,
+                          traces, clock)
         if code != 0:
             break
         for b in range(n_batch):
@@ -552,8 +557,8 @@ def network_run(loops, neuron, coef, syn_decay, refractory_steps, groups, group_
     return output, v, i_syn, adaptation, refractory, plastic_weights, a_pre, a_post, last, traces
 
 
-def _check_plasticity(groups, ptr, plastic, rates, amps, post_ptr, post_syn, post_grp, post_pre, syn_post, weights,
-                      a_pre, a_post, last, traces, clock, n_batch, n) -> None:
+def _check_plasticity(groups, ptr, plastic, rates, amps, post_ptr, post_syn, post_grp, neuron_ptr, neuron_syn,
+                      neuron_pre, syn_post, weights, a_pre, a_post, last, traces, clock, n_batch, n) -> None:
     """The STDP arrays the network loop relies on (every index it follows stays in bounds)."""
     from .kernels.network import NEURON_TRACES, PLASTIC_COLUMNS, SYNAPSE_TRACES
 
@@ -584,21 +589,24 @@ def _check_plasticity(groups, ptr, plastic, rates, amps, post_ptr, post_syn, pos
             neuron_columns[lo + shift:hi + shift] = True
     if neuron_columns.any() and (syn_post[neuron_columns].min() < 0 or syn_post[neuron_columns].max() >= columns):
         raise ValueError(f"syn_post must index the {columns} per-neuron traces")
-    if post_ptr.size:
-        if post_ptr.size != n + 1 or post_ptr[0] != 0 or post_ptr[-1] != post_syn.size or np.any(np.diff(post_ptr) < 0):
-            raise ValueError(f"post_ptr must be non-decreasing from 0 to {post_syn.size} with N + 1 = {n + 1} entries")
-        if post_grp.size != post_syn.size or post_pre.size != post_syn.size:
-            raise ValueError("post_grp and post_pre must have one entry per post_syn")
-        if post_grp.size and (post_grp.min() < 0 or post_grp.max() >= n_groups):
-            raise ValueError("post_grp must name plastic groups")
-        per_neuron = post_pre >= 0
-        if np.any(modes[post_grp] != np.where(per_neuron, NEURON_TRACES, SYNAPSE_TRACES)):
-            raise ValueError("post_grp must name plastic groups (post_pre >= 0 exactly for per-neuron traces)")
-        for mask, bound, what in ((~per_neuron, records, "per-synapse traces"), (per_neuron, size, "plastic weights")):
-            if mask.any() and (post_syn[mask].min() < 0 or post_syn[mask].max() >= bound):
-                raise ValueError(f"post_syn must index the {bound} {what}")
-        if per_neuron.any() and post_pre.max() >= columns:
-            raise ValueError(f"post_pre must index the {columns} per-neuron traces")
+    for name, starts, total in (("post_ptr", post_ptr[None] if post_ptr.size else post_ptr[:0, None], post_syn.size),
+                                ("neuron_ptr", neuron_ptr, neuron_syn.size)):
+        if starts.shape[0] and (starts.shape[1] != n + 1 or np.any(np.diff(starts, axis=1) < 0)
+                            or np.any(starts[1:, 0] != starts[:-1, -1]) or starts[0, 0] != 0 or starts[-1, -1] != total):
+            raise ValueError(f"{name} rows must be non-decreasing with N + 1 = {n + 1} entries, from 0, each from "
+                             f"where the last ended, to {total}")
+    if post_grp.size != post_syn.size or neuron_pre.size != neuron_syn.size:
+        raise ValueError("post_grp must have one entry per post_syn, neuron_pre one per neuron_syn")
+    if post_syn.size and not post_ptr.size:
+        raise ValueError("post_syn without post_ptr")
+    if post_grp.size and (post_grp.min() < 0 or post_grp.max() >= n_groups or np.any(modes[post_grp] != SYNAPSE_TRACES)):
+        raise ValueError("post_grp must name groups with per-synapse traces")
+    if post_syn.size and post_syn.max() >= records:
+        raise ValueError(f"post_syn must index the {records} per-synapse traces")
+    if neuron_ptr.shape[0] != np.count_nonzero(modes == NEURON_TRACES):
+        raise ValueError("neuron_ptr must have one row per group with per-neuron traces")
+    if neuron_syn.size and (neuron_syn.max() >= size or neuron_pre.max() >= columns):
+        raise ValueError(f"neuron_syn must index the {size} plastic weights, neuron_pre the {columns} per-neuron traces")
     if last.size and (last.min() < 0 or np.any(last > clock[:, None])):
         raise ValueError("last must be steps in [0, clock]")
     if clock.size and clock.min() < 0:
@@ -713,10 +721,12 @@ KERNELS: dict[str, KernelSpec] = {spec.name: spec for spec in (
         Param("stdp_rates", "index", ("Gr", "2")),
         Param("stdp_amps", "array", ("Ga", "4")),
         Param("post_ptr", "index", ("Np",)),
-        Param("post_syn", "index", ("Q",)),
-        Param("post_grp", "index", ("Qg",)),
-        Param("post_pre", "index", ("Qp",)),
-        Param("syn_post", "index", ("Sp",)),
+        Param("post_syn", "index", ("Q",), dtype="uint32"),
+        Param("post_grp", "index", ("Qg",), dtype="int32"),
+        Param("neuron_ptr", "index", ("U", "Nu")),
+        Param("neuron_syn", "index", ("R",), dtype="uint32"),
+        Param("neuron_pre", "index", ("Rp",), dtype="uint32"),
+        Param("syn_post", "index", ("Sp",), dtype="uint32"),
         Param("dt", "positive", native=False),
         Param("plastic_weights", "array", ("Bw", "Sw")),
         Param("a_pre", "array", ("Bq", "Pq")),

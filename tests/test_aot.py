@@ -253,10 +253,9 @@ def _loop_inputs(loop: str, dtype, rng, scale: int = 1):
                 state.i_syn.reshape(2, -1), state.adaptation, state.refractory, np.zeros(2, np.int64),
                 np.zeros(2, np.int64), np.zeros((2, capacity), np.int32), np.zeros((2, capacity), np.int32),
                 np.zeros((2, 0, 0), bool), np.zeros((2, 0), np.int64), in_ptr)
-        plastic, rates, amps, post_ptr, post_syn, post_grp, post_pre, syn_post, dt, pw, a_pre, a_post, last, traces, _ = \
-            net._plastic_arguments(state)
-        args += (plastic, rates.view(np.float64), amps, post_ptr, post_syn, post_grp, post_pre, syn_post, dt, pw, a_pre,
-                 a_post, last, traces, np.array([0, 7], np.int64))  # row 1 starts at absolute step 7
+        plastic, rates, *by_target, dt, pw, a_pre, a_post, last, traces, _ = net._plastic_arguments(state)
+        args += (plastic, rates.view(np.float64), *by_target, dt, pw, a_pre, a_post, last, traces,
+                 np.array([0, 7], np.int64))  # row 1 starts at absolute step 7
         return args, None
     raise AssertionError(loop)
 

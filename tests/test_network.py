@@ -682,8 +682,9 @@ def test_the_kernel_refuses_arrays_that_would_send_the_loop_out_of_bounds(python
                 groups=net._groups, group_weights=net._group_weights, ptr=net._ptr, targets=net._targets,
                 weights=net._weights, in_ptr=in_ptr, in_index=in_index, v=state.v, i_syn=state.i_syn,
                 adaptation=state.adaptation, refractory=state.refractory)
-    args.update(zip(("plastic", "stdp_rates", "stdp_amps", "post_ptr", "post_syn", "post_grp", "post_pre", "syn_post", "dt",
-                     "plastic_weights", "a_pre", "a_post", "last", "traces", "clock"), net._plastic_arguments(state)))
+    args.update(zip(("plastic", "stdp_rates", "stdp_amps", "post_ptr", "post_syn", "post_grp", "neuron_ptr", "neuron_syn",
+                     "neuron_pre", "syn_post", "dt", "plastic_weights", "a_pre", "a_post", "last", "traces", "clock"),
+                    net._plastic_arguments(state)))
     kernel(**args)
     bad = {
         "ptr": (net._ptr + 1, "ptr must be non-decreasing"),

@@ -135,8 +135,8 @@ def _synapses_of(sources, ptr, offset):
 
 def network_run(neuron, coef, syn_decay, refractory_steps, adapt, uniform, groups, group_weights, ptr, targets, weights,
                 in_index, record, v, i_syn, adaptation, refractory, progress, ev_count, ev_step, ev_index, dense, counts,
-                in_ptr, plastic, rates, amps, post_ptr, post_syn, post_grp, post_pre, syn_post, dt, pw, apre, apost, last,
-                ntrace, clock):
+                in_ptr, plastic, rates, amps, post_ptr, post_syn, post_grp, neuron_ptr, neuron_syn, neuron_pre, syn_post, dt,
+                pw, apre, apost, last, ntrace, clock):
     # Row by row (each may stop at its own step when its event buffer is full), vectorised over
     # neurons; the same operations in the same order as the loop (``uniform`` only picks the
     # loop's faster path to the same numbers). np.add.at adds the synaptic
@@ -224,18 +224,18 @@ def network_run(neuron, coef, syn_decay, refractory_steps, adapt, uniform, group
                     if values is None:
                         values = weights[synapses + shift] if per_synapse else np.full(synapses.size, weight)
                     np.add.at(flat if n_types else vb, post, values)
-                if post_ptr.size and spiking.size:  # STDP on_post, over the plastic synapses onto spiking neurons
+                if post_ptr.size and spiking.size:  # STDP on_post, per-synapse traces
                     r = _synapses_of(spiking, post_ptr, 0)
-                    r, neuron_r = r[post_pre[r] < 0], r[post_pre[r] >= 0]
-                    p, g = post_syn[r], post_grp[r]  # per-synapse traces: p is the record
+                    p, g = post_syn[r], post_grp[r]  # p: the synapse's trace column
                     _stdp_decay(apre[b], apost[b], last[b], p, step, dt, rates[g, 0], rates[g, 1])
                     apost[b, p] += amps[g, 1]
                     w = plastic[g, WEIGHT_SHIFT] - plastic[g, TRACE_SHIFT] + p
                     pw[b, w] = _clip(pw[b, w] + apre[b, p], amps[g, 2], amps[g, 3])
-                    for g in neuron_groups:  # per-neuron traces: the spiking neurons' own, then their synapses
-                        ntrace[b, spiking + plastic[g, POST_TRACES]] += amps[g, 1] * scale[g, 3]
-                    p, g, c = post_syn[neuron_r], post_grp[neuron_r], post_pre[neuron_r]
-                    pw[b, p] = _clip(pw[b, p] + ntrace[b, c] * scale[g, 0], amps[g, 2], amps[g, 3])
+                for u, g in enumerate(neuron_groups):  # per-neuron traces: the spiking neurons' own, then their synapses
+                    ntrace[b, spiking + plastic[g, POST_TRACES]] += amps[g, 1] * scale[g, 3]
+                    r = _synapses_of(spiking, neuron_ptr[u], 0)
+                    p = neuron_syn[r]
+                    pw[b, p] = _clip(pw[b, p] + ntrace[b, neuron_pre[r]] * scale[g, 0], amps[g, 2], amps[g, 3])
                 vb[spiking] = v_reset[spiking]
                 if adapt:
                     ab[spiking] += adapt_inc[spiking]

@@ -113,8 +113,8 @@ EPOCH = 32.0  # per-neuron traces are kept scaled to the start of epochs of EPOC
 
 def network_run(neuron, coef, syn_decay, refractory_steps, adapt, uniform, groups, group_weights, ptr, targets, weights,
                 in_index, record, v, i_syn, adaptation, refractory, progress, ev_count, ev_step, ev_index, dense, counts,
-                in_ptr, plastic, rates, amps, post_ptr, post_syn, post_grp, post_pre, syn_post, dt, pw, apre, apost, last,
-                ntrace, clock):
+                in_ptr, plastic, rates, amps, post_ptr, post_syn, post_grp, neuron_ptr, neuron_syn, neuron_pre, syn_post,
+                dt, pw, apre, apost, last, ntrace, clock):
     """Advance every row of the network from ``progress[b]`` to the last step (see the module docstring).
 
     ``uniform``: every neuron has the same ``em, base, tail, acc0, coef[:, i], adapt_decay`` (column 0
@@ -137,6 +137,11 @@ def network_run(neuron, coef, syn_decay, refractory_steps, adapt, uniform, group
     adapt_decay = neuron[ADAPT_DECAY]
     adapt_inc = neuron[ADAPT_INC]
     fused = uniform and n_types <= 2 and n > 0
+    one_threshold = fused  # the fused update then compares with one scalar threshold
+    for i in range(n):
+        if threshold[i] != threshold[0]:
+            one_threshold = False
+    th = threshold[0] if one_threshold else np.zeros(1, v.dtype)[0]
     n_plastic = pw.shape[1]
     max_incoming = 0  # the most plastic synapses onto one neuron
     for i in range(post_ptr.size - 1):
@@ -230,6 +235,15 @@ def network_run(neuron, coef, syn_decay, refractory_steps, adapt, uniform, group
                             ai = ea * ab[i]
                             ab[i] = ai
                             hits += vi > threshold[i] + ai
+                    elif one_threshold:  # a scalar: a sixth less memory traffic
+                        for i in range(lo, hi):
+                            x = a0 + k0 * current0[i]
+                            x = x + k1 * current1[i]
+                            current0[i] = d0 * current0[i]
+                            current1[i] = d1 * current1[i]
+                            vi = bs + ((x + e * vb[i]) + tl)
+                            vb[i] = vi
+                            hits += vi > th
                     else:
                         for i in range(lo, hi):
                             x = a0 + k0 * current0[i]
@@ -442,6 +456,15 @@ def network_run(neuron, coef, syn_decay, refractory_steps, adapt, uniform, group
                             ai = ea * ab[i]
                             ab[i] = ai
                             hits += vi > threshold[i] + ai
+                    elif one_threshold:  # a scalar: a sixth less memory traffic
+                        for i in range(lo, hi):
+                            x = a0 + k0 * current0[i]
+                            x = x + k1 * current1[i]
+                            current0[i] = d0 * current0[i]
+                            current1[i] = d1 * current1[i]
+                            vi = bs + ((x + e * vb[i]) + tl)
+                            vb[i] = vi
+                            hits += vi > th
                     else:
                         for i in range(lo, hi):
                             x = a0 + k0 * current0[i]
@@ -604,22 +627,18 @@ def network_run(neuron, coef, syn_decay, refractory_steps, adapt, uniform, group
                             if until[post] <= t:
                                 vb[post] += weights[s + shift] if per_synapse else w
             # 3b. STDP: on_post, over the plastic synapses onto each spiking neuron
-            if post_ptr.size:
+            if post_ptr.size:  # per-synapse traces
                 step_now = start_step + t
                 now = step_now * dt
                 for q in range(n_spiking):
                     i = spiking[q]
                     r0 = post_ptr[i]
                     incoming = post_ptr[i + 1] - r0
-                    # per-synapse traces: first the records' last steps alone (independent loads,
-                    # which the core overlaps, bring every record's line in before the arithmetic needs it)
-                    by_synapse = incoming if n_records else 0
-                    for r in range(by_synapse):
-                        if post_pre[r0 + r] < 0:
-                            gathered[r] = rec[np.uint64(post_syn[r0 + r]), 3]
-                    for r in range(by_synapse):
-                        if post_pre[r0 + r] >= 0:
-                            continue
+                    # first the records' last steps alone: independent loads, which the core
+                    # overlaps, bring every record's line in before the arithmetic needs it
+                    for r in range(incoming):
+                        gathered[r] = rec[np.uint64(post_syn[r0 + r]), 3]
+                    for r in range(incoming):
                         p = np.uint64(post_syn[r0 + r])
                         g = post_grp[r0 + r]
                         elapsed = -(now - gathered[r] * dt)
@@ -631,17 +650,21 @@ def network_run(neuron, coef, syn_decay, refractory_steps, adapt, uniform, group
                         x = recv[p, 0] + recv[p, 1]
                         recv[p, 0] = amps[g, 2] if x < amps[g, 2] else (amps[g, 3] if x > amps[g, 3] else x)
                         rec[p, 3] = step_now
-                    # per-neuron traces: this neuron's own in each of their groups, then its synapses
-                    for u in range(n_neuron_groups):
-                        g = neuron_groups[u]
-                        c = np.uint64(plastic[g, POST_TRACES] + i)
-                        z[c] = z[c] + amps[g, 1] * scale[g, 3]
-                    for entry in range(r0, r0 + (incoming if n_neuron_groups else 0)):
-                        if post_pre[entry] >= 0:
-                            g = post_grp[entry]
-                            p = np.uint64(post_syn[entry])
-                            x = wrow[p] + z[np.uint64(post_pre[entry])] * scale[g, 0]
-                            wrow[p] = amps[g, 2] if x < amps[g, 2] else (amps[g, 3] if x > amps[g, 3] else x)
+            for u in range(n_neuron_groups):  # per-neuron traces: a spiking neuron's own, then its synapses'
+                g = neuron_groups[u]
+                post_col = plastic[g, POST_TRACES]
+                add_post = amps[g, 1] * scale[g, 3]
+                pre_now = scale[g, 0]
+                w_lo = amps[g, 2]
+                w_hi = amps[g, 3]
+                for q in range(n_spiking):
+                    i = spiking[q]
+                    c = np.uint64(post_col + i)
+                    z[c] = z[c] + add_post
+                    for entry in range(np.uint64(neuron_ptr[u, i]), np.uint64(neuron_ptr[u, i + 1])):
+                        p = np.uint64(neuron_syn[entry])
+                        x = wrow[p] + z[np.uint64(neuron_pre[entry])] * pre_now
+                        wrow[p] = w_lo if x < w_lo else (w_hi if x > w_hi else x)
             # 4. reset
             for q in range(n_spiking):
                 i = spiking[q]
@@ -681,7 +704,8 @@ LOOPS = (
         v=ARRAY2, i_syn=ARRAY2, adaptation=ARRAY2, refractory="i8[:,::1]", progress="i8[::1]",
         ev_count="i8[::1]", ev_step="i4[:,::1]", ev_index="i4[:,::1]", dense="b1[:,:,::1]", counts="i8[:,::1]",
         in_ptr="i8[:,::1]", plastic="i8[:,::1]", rates="f8[:,::1]", amps=ARRAY2, post_ptr="i8[::1]",
-        post_syn="i8[::1]", post_grp="i8[::1]", post_pre="i8[::1]", syn_post="i8[::1]", dt="f8", pw=ARRAY2,
+        post_syn="u4[::1]", post_grp="i4[::1]", neuron_ptr="i8[:,::1]", neuron_syn="u4[::1]",
+        neuron_pre="u4[::1]", syn_post="u4[::1]", dt="f8", pw=ARRAY2,
         apre=ARRAY2, apost=ARRAY2, last="i8[:,::1]", ntrace=ARRAY2, clock="i8[::1]",
         batch=("v", "i_syn", "adaptation", "refractory", "progress", "ev_count", "ev_step", "ev_index", "dense",
                "counts", "pw", "apre", "apost", "last", "ntrace", "clock", "in_ptr"),
