@@ -62,7 +62,8 @@ def test_a_short_function_is_warmed_for_warm_s_before_it_is_timed(monkeypatch):
         time.sleep(0.001)
 
     bench.interleaved_medians({"short": short}, 1)
-    assert len(calls) >= 6 and calls[-1] - calls[0] >= 0.01  # 10 ms of untimed calls, then the timed one
+    # 10 ms of untimed calls (at least two: a loaded machine can stretch the 1 ms sleeps), then the timed one
+    assert len(calls) >= 3 and calls[-1] - calls[0] >= 0.01
 
 
 def test_settle_waits_for_a_busy_thread_of_the_process_and_not_otherwise():

@@ -72,6 +72,64 @@ def test_brian2_stdp_example_with_per_neuron_traces(compiler, stdp_fixture):
     assert 0 < difference <= 256 * np.finfo(np.float64).eps * float(d["w_max"]), difference
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_per_neuron_traces_at_extreme_time_constants(compiler, python_compiler, rng, dtype):
+    """A time constant far below dt (an epoch of one step: the trace rescaled every step) and one
+    so long that its epoch is capped (2**40 steps): the same numbers on every backend, and the
+    per-synapse rule's spikes."""
+    seed = int(rng.integers(1 << 30))
+    results = []
+    for traces, comp in (("neuron", compiler), ("neuron", python_compiler), ("synapse", compiler)):
+        local = np.random.default_rng(seed)
+        net = LIFNetwork(8, dt=1e-3, tau_m=0.02, v_threshold=1.0, tau_syn=(5e-3,), bias=0.7, dtype=dtype, compiler=comp)
+        pre, post = np.nonzero(local.random((8, 8)) < 0.4)
+        net.connect(pre, post, local.uniform(0, 0.3, pre.size), plasticity=STDP(1e-6, 1e9, 0.01, -0.002, 0.0, 0.3,
+                                                                                traces=traces))
+        pre, post = np.nonzero(local.random((5, 8)) < 0.5)
+        net.connect_input(5, pre, post, local.uniform(0, 0.5, pre.size),
+                          plasticity=STDP(1e9, 1e-6, 0.003, -0.01, 0.0, 0.5, traces=traces))
+        inputs = local.random((2, 400, 5)) < 0.1
+        results.append(net.run(inputs, net.initial_state(2, v=local.uniform(0, 1, (2, 8)))))
+    (spikes, state), (ref_spikes, ref_state), (exact_spikes, exact_state) = results
+    assert spikes == ref_spikes == exact_spikes and len(spikes) > 100
+    for a, b in zip(_flat(state), _flat(ref_state)):
+        np.testing.assert_array_equal(a, b)
+    for index in (0, 1):
+        assert np.isfinite(state.weights[index]).all()
+        assert not np.array_equal(state.weights[index], net.initial_state(2).weights[index])
+        np.testing.assert_allclose(state.weights[index], exact_state.weights[index], rtol=0,
+                                   atol=64 * np.finfo(dtype).eps)
+
+
+def test_the_kernel_refuses_plastic_arrays_that_would_send_the_loop_out_of_bounds(python_compiler, rng):
+    net, inputs, v0 = recurrent_case(python_compiler, rng, traces="mixed", steps=20)
+    kernel = python_compiler.kernel("network_run")
+    in_ptr, in_index, _ = net._inputs(inputs, 3)
+    state = net.initial_state(3, v=v0)
+    args = dict(neuron=net._neuron, coef=net._coef, syn_decay=net._syn_decay, refractory_steps=net._refractory_steps,
+                groups=net._groups, group_weights=net._group_weights, ptr=net._ptr, targets=net._targets,
+                weights=net._weights, in_ptr=in_ptr, in_index=in_index, v=state.v, i_syn=state.i_syn,
+                adaptation=state.adaptation, refractory=state.refractory)
+    names = ("plastic", "stdp_rates", "stdp_amps", "post_ptr", "post_syn", "post_grp", "neuron_ptr", "neuron_syn",
+             "neuron_pre", "syn_post", "dt", "plastic_weights", "a_pre", "a_post", "last", "traces", "clock")
+    args.update(zip(names, net._plastic_arguments(state)))
+    kernel(**args)
+    plastic, traces = args["plastic"], args["traces"]
+    bad = {
+        "plastic": (plastic * np.array([[2, 1, 1, 1]]), "traces must be 0 \\(static\\), 1 \\(per synapse\\) or 2"),
+        "traces": (traces[:, 1:], "per-neuron traces of group .* are not within"),
+        "syn_post": (args["syn_post"] + traces.shape[1], "syn_post must index"),
+        "neuron_ptr": (args["neuron_ptr"][:, ::-1].copy(), "neuron_ptr rows must be non-decreasing"),
+        "neuron_syn": (args["neuron_syn"] + args["plastic_weights"].shape[1], "neuron_syn must index"),
+        "neuron_pre": (args["neuron_pre"][1:], "neuron_pre one per neuron_syn"),
+        "post_grp": (np.zeros_like(args["post_grp"]), "post_grp must name groups with per-synapse traces"),
+        "post_syn": (args["post_syn"] + args["a_pre"].shape[1], "post_syn must index"),
+    }
+    for name, (value, match) in bad.items():
+        with pytest.raises(ValueError, match=match):
+            kernel(**dict(args, **{name: value}))
+
+
 def test_brian2_stdp_example_in_chunks_and_in_float32(compiler, stdp_fixture):
     d = stdp_fixture
     net = stdp_example(d, compiler)
@@ -302,6 +360,14 @@ def test_bad_plastic_connections_are_refused(python_compiler, rng):
     with pytest.raises(ValueError, match=r"state.weights\[0\] \(plastic\) must be \(2, 2\)"):
         net.run(3, neurojit.LIFState(state.v, state.i_syn, state.refractory, state.adaptation, state.traces,
                                      (state.weights[0][:1],), state.network, state.step))
+    rule_n = STDP(0.02, 0.02, 0.01, -0.01, 0.0, 1.0, traces="neuron")
+    net_n = LIFNetwork(3, dt=1e-3, tau_m=0.02, v_threshold=1.0, tau_syn=(5e-3,), compiler=python_compiler)
+    net_n.connect([0, 1], [1, 2], [0.5, 0.7], plasticity=rule_n)
+    state_n = net_n.initial_state(2)
+    assert [x.shape for x in state_n.traces[0]] == [(2, 3), (2, 3)]
+    with pytest.raises(ValueError, match=r"state.traces of group 0 must be \(z_pre, z_post\)"):
+        net_n.run(3, neurojit.LIFState(state_n.v, state_n.i_syn, state_n.refractory, state_n.adaptation,
+                                       (state_n.traces[0][:1],), state_n.weights, state_n.network, state_n.step))
     with pytest.raises(ValueError, match="state.traces must hold one"):
         net.run(3, neurojit.LIFState(state.v, state.i_syn, state.refractory, state.adaptation, (), state.weights,
                                      state.network, state.step))

@@ -44,29 +44,49 @@ which its event buffer might not have room (``ev_count[b] + N > capacity``); ``p
 says how many steps it has done, and a later call with the same state arrays continues
 from there. State arrays are updated in place, so a run in chunks equals one run bit for bit.
 
-Plasticity (STDP, Brian2's ``examples/synapses/STDP.py`` exactly): a group with ``plastic[g, 0]``
-has its synapse ``s`` at ``p = s + plastic[g, 1]`` in the row's plastic arrays: weight ``pw[b, p]``,
-traces ``apre[b, p]``, ``apost[b, p]`` and ``last[b, p]``, the absolute step of the synapse's last
-event (the row's absolute step ``n`` is ``clock[b] + t``, its time ``n * dt`` in double precision).
-Traces are kept per synapse and decayed lazily, at each event of the synapse, as Brian2's
-event-driven variables are: ``A *= exp(rates[g, r] * -(n*dt - last*dt))`` (``rates`` = ``1/tau_pre,
-1/tau_post``; the factor in double precision with libm ``exp``, then in the row's dtype)::
+Plasticity (STDP, API.md section 8): ``plastic[g] = (MODE, WEIGHT_SHIFT, TRACE_SHIFT, POST_TRACES)``;
+group ``g``'s synapse ``s`` weighs ``pw[b, s + plastic[g, 1]]`` (the row's absolute step ``n`` is
+``clock[b] + t``; ``rates[g]`` = ``1/tau_pre, 1/tau_post``; ``amps[g]`` = ``a_pre, a_post, w_min,
+w_max``; on_pre before on_post, as Brian2 runs them; each update touches one weight, so the order
+among synapses does not matter).
+
+Per-synapse traces (``MODE`` 1, Brian2's ``examples/synapses/STDP.py`` bit for bit): synapse ``s``
+has its traces at ``r = s + plastic[g, 2]`` in ``apre[b, r]``, ``apost[b, r]`` and ``last[b, r]``,
+the absolute step of its last event; they decay lazily, at each event of the synapse, as Brian2's
+event-driven variables do: ``A *= exp(rates[g, k] * -(n*dt - last*dt))`` (the factor in double
+precision with libm ``exp``, then in the row's dtype)::
 
     3. (delivery) a plastic synapse of a spiking source:  decay both traces;  I += w (the old w);
        A_pre += a_pre;  w = clip(w + A_post, w_min, w_max);  last = n
-    3b. after every group's delivery, each spiking neuron i (ascending), its plastic incoming
-       synapses ``post_syn[post_ptr[i] .. post_ptr[i + 1] - 1]`` (of groups ``post_grp``): decay both
-       traces;  A_post += a_post;  w = clip(w + A_pre, w_min, w_max);  last = n
+    3b. after every group's delivery, each spiking neuron i (ascending), its incoming synapses
+       with per-synapse traces ``post_syn[post_ptr[i] .. post_ptr[i + 1] - 1]`` (trace columns,
+       of groups ``post_grp``): decay both traces;  A_post += a_post;  w = clip(w + A_pre);  last = n
 
-(``amps[g]`` = ``a_pre, a_post, w_min, w_max``; on_pre before on_post, as Brian2 runs them.) Each
-synapse's update touches only its own weight and traces, so the order of 3b among synapses does
-not matter. During a call each row keeps its plastic synapses in one 32-byte record each (``w``,
-``A_pre``, ``A_post`` in the row's dtype, ``last`` in int64), copied in from and out to the four
-arrays: 3b reaches the synapses out of storage order, and it then loads one cache line per synapse
-instead of four, after a first pass that only gathers their ``last`` (independent loads that the
-core overlaps, where the update's ``exp`` calls and branches would keep it waiting on each).
-Every event computes its factor (the same numbers as reusing the factor of an equal
-``(group, last)``: a check that mispredicts on most events cost more than the ``exp`` it saves).
+During a call each row keeps these synapses in one 32-byte record each (``w``, ``A_pre``,
+``A_post`` in the row's dtype, ``last`` in int64), copied in from and out to the four arrays: 3b
+reaches the synapses out of storage order, and it then loads one cache line per synapse instead
+of four, after a first pass that only gathers their ``last`` (independent loads that the core
+overlaps, where the update's ``exp`` calls and branches would keep it waiting on each). Every
+event computes its factor (the same numbers as reusing the factor of an equal ``(group, last)``:
+a check that mispredicts on most events cost more than the ``exp`` it saves).
+
+Per-neuron traces (``MODE`` 2, ``STDP(traces="neuron")``): all synapses of a source share its
+``A_pre`` and all synapses onto a neuron its ``A_post`` (the same sums of exponentials), kept in
+``ntrace[b]`` at columns ``plastic[g, 2] + j`` (source ``j``) and ``plastic[g, 3] + i`` (neuron
+``i``) as ``z``, scaled to the start of the trace's epoch: ``A(n) = z * exp(-x)``, ``x = (n mod
+E) * dt * rate``, epochs of ``E = max(1, int(min(EPOCH / (rate * dt), 2**40)))`` steps from step 0
+(at most ``exp(EPOCH)``: no overflow, in float32 either). At the first step ``n > 0`` of an epoch
+every ``z`` of that trace is multiplied by ``exp(-(E * dt) * rate)`` (libm, then the row's dtype);
+each step computes ``exp(-x)`` and ``exp(x)`` once per trace. Then a synapse event costs one load
+and a multiply, and no trace keeps a step::
+
+    3. (delivery) a spiking source j:  z_pre[j] += a_pre * exp(x_pre); each of its synapses:
+       I += w (the old w);  w = clip(w + z_post[target] * exp(-x_post), w_min, w_max)
+    3b. each group, each spiking neuron i:  z_post[i] += a_post * exp(x_post); its incoming
+       synapses ``neuron_syn[neuron_ptr[u, i] .. neuron_ptr[u, i + 1] - 1]`` (weight columns, of
+       sources ``neuron_pre``):  w = clip(w + z_pre[source] * exp(-x_pre), w_min, w_max)
+
+``syn_post[p]`` is the column of weight ``p``'s target trace. These weights stay in ``pw[b]``.
 A row with plastic synapses never takes the parallel block pass below (it has no STDP).
 
 Cost per step: the neuron update (step 1 runs over blocks of ``BLOCK`` neurons whose inner
@@ -76,7 +96,7 @@ atomic operations that cost more than the arithmetic; step 2 looks for them only
 have one, with a vector loop of flags read back 8 at a time) plus the delivered synaptic
 events. With the same membrane constants for every neuron (``uniform``, the usual case) and
 K <= 2 the update reads them as scalars in one pass per block (a third of the memory traffic
-of per-neuron constants). Rows are independent: ``prange`` over rows in a parallel compile, a
+of per-neuron constants), and the threshold too where all are equal (``one_threshold``). Rows are independent: ``prange`` over rows in a parallel compile, a
 thread per slice of rows on the AOT backend. A single row of at least ``MIN_BLOCKED`` neurons in
 a parallel compile splits the block pass of each step over the cores instead (one launch per
 step: it pays only with idle cores; ``benchmarks/cuba.py`` measures it).
