@@ -32,8 +32,10 @@
    example's ``Synapses`` (event-driven ``Apre``/``Apost``, ``w = clip(w + Apost, 0, wmax)`` on_pre,
    ``w = clip(w + Apre, 0, wmax)`` on_post) on the E->E synapses, plain ``ge += we`` on E->I, ``gi
    += wi`` on I->all, built from the fixture's synapses and ``v0`` (Brian2's own order), timed as in
-   1. Reported: both loop times and their ratio, spikes on both sides and how many differ, and how
-   many final E->E weights differ and by how much (Brian2's default ``-ffast-math`` build can round
+   1, neurojit once per trace mode (``TRACE_MODES``: ``STDP(traces="synapse")`` and ``"neuron"``),
+   interleaved. Reported per mode: its loop time and ratio to Brian2's, spikes on both sides and how
+   many differ, and how many final E->E weights differ and by how much (the per-neuron mode also
+   against the per-synapse one; Brian2's default ``-ffast-math`` build can round
    a trace decay differently; ``--stdp-strict`` also builds Brian2 with the fixtures' strict flags
    ``-O3 -ffp-contract=off`` and compares its spikes and weights, untimed). Without Brian2: the
    neurojit run alone, said so.

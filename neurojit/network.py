@@ -180,7 +180,7 @@ class STDP:
         epoch of 32 time constants, so that a synapse event costs a load and a multiply instead
         of an ``exp`` and a synapse's own traces: the per-synapse numbers up to rounding (Brian2's
         example: the same 720 spikes, weights within 75 ulp of ``w_max``; ``tests/test_stdp.py``),
-        and in a recurrent network 1.5-1.9x as fast (``benchmarks/cuba.py --stdp``).
+        and in a recurrent network 1.7x as fast (``benchmarks/cuba.py --stdp``).
 
     Notes
     -----
