@@ -941,8 +941,7 @@ class LIFNetwork:
         if not plastic:
             return (np.zeros((0, PLASTIC_COLUMNS), np.int64), np.zeros((0, 2), np.int64), np.zeros((0, 4), dtype),
                     self._post_ptr, self._post_syn, self._post_grp, self._neuron_ptr, self._neuron_syn,
-                    self._neuron_pre, self._syn_post, self.dt, none,
-                    none, none, no_steps, none, np.zeros(0, np.int64))
+                    self._neuron_pre, self._syn_post, self.dt, none, none, none, no_steps, none, np.zeros(0, np.int64))
 
         def joined(arrays, kind, empty):
             # one group: its own array when it already fits (the kernel copies what it changes)

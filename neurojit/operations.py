@@ -509,8 +509,7 @@ def network_run(loops, neuron, coef, syn_decay, refractory_steps, groups, group_
         clock = np.zeros(n_batch, np.int64)
     rates = stdp_rates.view(np.float64)
     _check_plasticity(groups, ptr, plastic, rates, stdp_amps, post_ptr, post_syn, post_grp, neuron_ptr, neuron_syn,
-                      neuron_pre, syn_post,
-                      plastic_weights, a_pre, a_post, last, traces, clock, n_batch, n)
+                      neuron_pre, syn_post, plastic_weights, a_pre, a_post, last, traces, clock, n_batch, n)
     v, i_syn, adaptation, refractory = v.copy(), i_syn.copy(), adaptation.copy(), refractory.copy()
     plastic_weights, a_pre, a_post, last = plastic_weights.copy(), a_pre.copy(), a_post.copy(), last.copy()
     traces = traces.copy()

@@ -83,19 +83,14 @@ def _loop_source(loop: str) -> Callable:
 _inlined_functions: dict[tuple[Callable, bool], Callable] = {}
 
 
-def _inlined(function: Callable, fastmath: bool, calls: tuple[Callable, ...] = ()) -> Callable:
-    """``function`` (a helper a loop calls) as a numba function inlined into its callers. In a
-    private copy of its globals, a ``FASTMATH`` global reads ``fastmath`` and the other helpers
-    of ``calls`` it calls are their inlined forms too."""
+def _inlined(function: Callable, fastmath: bool) -> Callable:
+    """``function`` (a helper a loop calls) as a numba function inlined into its callers; a
+    helper that reads a ``FASTMATH`` global sees ``fastmath`` there (in a private copy)."""
     key = (function, fastmath)
     compiled = _inlined_functions.get(key)
     if compiled is None:
-        names = function.__code__.co_names
-        replaced = {f.__name__: _inlined(f, fastmath, calls) for f in calls if f is not function and f.__name__ in names}
-        if "FASTMATH" in names:
-            replaced["FASTMATH"] = fastmath
-        if replaced:
-            function = types.FunctionType(function.__code__, dict(function.__globals__, **replaced),
+        if "FASTMATH" in function.__code__.co_names:
+            function = types.FunctionType(function.__code__, dict(function.__globals__, FASTMATH=fastmath),
                                           function.__name__, function.__defaults__)
         compiled = _inlined_functions.setdefault(key, numba.njit(inline="always")(function))
     return compiled
@@ -452,8 +447,7 @@ class JITBackend:
         # A private copy whose globals see numba.prange and PARALLEL (the loop module keeps
         # ``range`` and False, so the plain-Python and AOT builds run the serial path) and the
         # functions it calls compiled for inlining.
-        calls = signatures.LOOPS[loop].calls
-        inlined = {f.__name__: _inlined(f, self.fastmath, calls) for f in calls}
+        inlined = {f.__name__: _inlined(f, self.fastmath) for f in signatures.LOOPS[loop].calls}
         func = types.FunctionType(
             source.__code__, dict(source.__globals__, prange=numba.prange, PARALLEL=parallel, **inlined),
             source.__name__, source.__defaults__,
