@@ -153,6 +153,14 @@ class KernelSpec:
     public : bool
         Exposed as ``compile_*_kernel``, ``jit_*`` and in :mod:`neurojit.dask`; False for
         kernels that models use through :meth:`JITCompiler.kernel`.
+    direct : callable or None
+        ``direct(loops, given, memo, *arguments)``: for a call that gave exactly two arrays
+        (the parameters at indices ``given``) and took the rest from bound values and
+        defaults, a function of those two arrays that does what ``body`` does for any arrays
+        of the same shapes, dtype and layout, with the loops it calls looked up once - or
+        None where it has none. A bound step then costs its loop call and little more.
+        ``memo`` is a dict the bound kernel keeps for it: what it built for an earlier call
+        (when calls of other shapes come between).
     """
 
     name: str
@@ -161,6 +169,7 @@ class KernelSpec:
     loops: tuple[str, ...]
     split: str = "B"
     public: bool = True
+    direct: Callable | None = None
 
     @property
     def doc(self) -> str:

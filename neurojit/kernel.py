@@ -67,6 +67,12 @@ class Loops:
         setattr(self, name, function)
         return function
 
+    def one_row(self, name: str) -> Callable:
+        """The loop ``name`` for calls whose batch is one row: the loop itself, without the
+        thread split's wrapper (which calls it as it is for one row)."""
+        function = getattr(self, name)
+        return getattr(function, "unsplit", function)
+
 
 class BoundKernel:
     """A public kernel with some arguments bound (see :meth:`Kernel.bind`); a :class:`Kernel`
@@ -116,9 +122,10 @@ class BoundKernel:
         #: when the call gave every parameter as an array that passed as it is), loops)
         self._last: tuple | None = None
         #: instead of _last, for a previous call of exactly two arrays that passed as they are and
-        #: nothing else (a product, a bound step): (dtype, shape of each, template or None, their
-        #: parameter indices, loops), checked inline - a loop over slots costs as much again
+        #: nothing else (a product, a bound step): (dtype, shape of each, the function of the two
+        #: that does the rest), checked inline - a loop over slots costs as much again
         self._pair: tuple | None = None
+        self._direct_memo: dict = {}  # what the declaration's direct function keeps between calls
         self._body = spec.body
 
     @functools.cached_property
@@ -188,15 +195,11 @@ class BoundKernel:
         pair = self._pair
         if pair is not None and len(args) == 2 and not kwargs:
             a, b = args
-            dtype, shape_a, shape_b, template, i_a, i_b, loops = pair
+            dtype, shape_a, shape_b, rest = pair
             if (type(a) is _NDARRAY and type(b) is _NDARRAY and a.dtype is dtype and b.dtype is dtype
                     and a.shape == shape_a and b.shape == shape_b
                     and a.flags.num & b.flags.num & _C_CONTIGUOUS_WRITEABLE == _C_CONTIGUOUS_WRITEABLE):
-                if template is None:
-                    return self._body(loops, a, b)
-                values = template.copy()
-                values[i_a], values[i_b] = a, b
-                return self._body(loops, *values)
+                return rest(a, b)
         last = self._last
         if last is not None and not kwargs and len(args) == last[0]:
             # A call like the previous one (same number of arguments, arrays of the same shapes,
@@ -227,6 +230,12 @@ class BoundKernel:
                     values[i] = parameters[i].check(shapes, value)
                 else:
                     return self._body(loops, *values)
+        return self._call_in_full(args, kwargs)
+
+    def _call_in_full(self, args: tuple, kwargs: dict) -> Any:
+        """A call checked from the start; it leaves what the next call like it can reuse
+        (``_pair`` or ``_last``). Apart from ``__call__`` because its comprehensions make
+        ``args`` a closure cell, which would cost every call."""
         given = self._given(args, kwargs) if kwargs or not self._required <= len(args) <= len(self._names) else dict(
             enumerate(args))
         highest = self._precision
@@ -268,7 +277,8 @@ class BoundKernel:
                 template[free[k]] = None  # filled by each call: nothing keeps the caller's arrays
             every = n == len(parameters) and len(arrays) == n  # then the call's arguments are the values
             if n == 2 and len(arrays) == 2:  # checked inline next time (a miss there would miss here too)
-                self._pair = (dtype, args[0].shape, args[1].shape, None if every else template, free[0], free[1], loops)
+                self._pair = (dtype, args[0].shape, args[1].shape,
+                              self._rest_of_pair(loops, None if every else template, (free[0], free[1]), values))
                 self._last = None
             else:
                 self._pair = None
@@ -280,6 +290,25 @@ class BoundKernel:
                     dtype, shapes, None if every else template, loops,
                 )
         return self._body(loops, *values)
+
+    def _rest_of_pair(self, loops: Loops, template: list | None, given: tuple[int, int], values: list) -> Callable:
+        """What a call of two arrays like this one (``values``, checked) does once they passed:
+        the declaration's direct function where it has one, else the body on the template."""
+        direct = self.spec.direct
+        rest = direct(loops, given, self._direct_memo, *values) if direct is not None else None
+        if rest is not None:
+            return rest
+        body = self._body
+        if template is None:
+            return functools.partial(body, loops)
+        i_a, i_b = given
+
+        def body_on_template(a, b):
+            values = template.copy()
+            values[i_a], values[i_b] = a, b
+            return body(loops, *values)
+
+        return body_on_template
 
     def __repr__(self) -> str:
         bound = ", ".join(self._parameters[i].name for i in self._bound)

@@ -20,6 +20,10 @@ import numpy as np
 from .declare import KernelSpec, Param
 from .validate import Compressed
 
+#: A bound reservoir step with at most this many weights ((I + N) * N) runs on one array of its
+#: constants (reservoir_step_packed): a copy of at most 1 MiB (float64), made where a call's fixed
+#: costs count (at N = 100 a third of a 2 us step; at N = 360, this size, its sums take ~15 us).
+PACKED_STEP_WEIGHTS = 1 << 17
 #: A 0/1 left operand at most this dense goes to the event-driven loop, denser to BLAS. A safe
 #: bound, measured against numpy.matmul at full BLAS speed, the loops timed as in `neurojit
 #: bench` (2 cores, float32, 1024 x 1024 @ 1024 x 1024): at 5 % every compiled backend is
@@ -316,6 +320,34 @@ def reservoir_update(loops, states, input_weights, reservoir_weights, input_spik
         _run_reservoir(loops, input_spikes.reshape(batch, 1, n_inputs), input_weights, reservoir_weights, bias,
                        leak_rate, states, out.reshape(batch, 1, -1))
     return out
+
+
+def reservoir_update_direct(loops, given, memo, states, input_weights, reservoir_weights, input_spikes, leak_rate,
+                            bias):
+    """The bound step ``step(states, input_spikes)`` of a small dense reservoir as one call of
+    the packed step loop, its constant arrays packed once (see
+    :attr:`~neurojit.declare.KernelSpec.direct`); None for other calls (they run the body)."""
+    if given != (0, 3) or type(input_weights) is not np.ndarray or type(reservoir_weights) is not np.ndarray:
+        return None
+    batch, n_inputs = input_spikes.shape
+    weights = (n_inputs + bias.shape[0]) * bias.shape[0]
+    if weights > PACKED_STEP_WEIGHTS or batch * weights > CALL_WORK:
+        return None
+    parts = (input_weights, reservoir_weights, bias, leak_rate)
+    packed = memo.get("constants")  # (the arrays packed, the packed array), kept for the same arrays
+    if packed is None or any(a is not b for a, b in zip(packed[0], parts)):
+        memo["constants"] = packed = (parts, np.concatenate((input_weights, reservoir_weights, bias[None],
+                                                             leak_rate[None])))
+    constants = packed[1]
+    step = loops.one_row("reservoir_step_packed") if batch == 1 else loops.reservoir_step_packed
+    empty, shape, dtype = np.empty, states.shape, states.dtype
+
+    def bound_step(states, input_spikes):
+        out = empty(shape, dtype)
+        step(input_spikes, constants, states, out)
+        return out
+
+    return bound_step
 
 
 def convolution(loops, spike_trains, kernel) -> np.ndarray:
@@ -669,7 +701,7 @@ KERNELS: dict[str, KernelSpec] = {spec.name: spec for spec in (
         Param("reservoir_weights", "matrix", ("N", "N"), role="weights", by="columns"),
         Param("input_spikes", "array", ("B", "I"), role="events"),
         *_RESERVOIR,
-    ), loops=("reservoir_step", "reservoir_run")),
+    ), loops=("reservoir_step", "reservoir_step_packed", "reservoir_run"), direct=reservoir_update_direct),
     KernelSpec("convolution", convolution, (
         Param("spike_trains", "array", ("B", "T", "N"), role="events"),
         Param("kernel", "array", ("K",), role="taps"),

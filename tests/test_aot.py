@@ -214,10 +214,15 @@ def _loop_inputs(loop: str, dtype, rng, scale: int = 1):
         return args, np.empty((2, inputs.shape[1], n), dtype)
     if loop == "reservoir_step":
         n = 50 * scale
-        states, inputs = rng.uniform(-1, 1, (3, n)).astype(dtype), rng.standard_normal((3, 8)).astype(dtype)
+        rows = 12  # at the largest scale a call long enough for the GIL test
+        states, inputs = rng.uniform(-1, 1, (rows, n)).astype(dtype), rng.standard_normal((rows, 8)).astype(dtype)
         w_in, w = rng.standard_normal((8, n)).astype(dtype), (rng.standard_normal((n, n)) / np.sqrt(n)).astype(dtype)
         args = (inputs, w_in, w, rng.standard_normal(n).astype(dtype), rng.uniform(0.1, 1.0, n).astype(dtype), states)
-        return args, np.empty((3, n), dtype)
+        return args, np.empty((rows, n), dtype)
+    if loop == "reservoir_step_packed":
+        args, out = _loop_inputs("reservoir_step", dtype, rng, scale)
+        inputs, w_in, w, bias, leak, states = args
+        return (inputs, np.concatenate((w_in, w, bias[None], leak[None])), states), out
     if loop == "causal_convolution":
         spikes = (rng.random((2, 100 * scale, 40 * scale)) < 0.3).astype(dtype)
         return (spikes, rng.standard_normal(12).astype(dtype)), np.empty(spikes.shape, dtype)

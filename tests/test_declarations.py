@@ -186,6 +186,53 @@ def test_a_bound_kernel_takes_other_dtypes_like_the_unbound_one(compiler, rng):
         np.testing.assert_array_equal(result, expected)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("batch", [1, 3])
+def test_a_bound_step_called_again_equals_the_unbound_call(compiler, dtype, batch, rng):
+    """From its second call a bound step of dense weights runs its loop directly (the
+    declaration's ``direct``): the same numbers as the unbound call, step after step, a new
+    array each time; arrays it cannot take as they are still go the full way."""
+    kernel = compiler.compile_reservoir_update_kernel()
+    w_in = rng.standard_normal((3, 9)).astype(dtype)
+    w = (rng.standard_normal((9, 9)) * 0.3).astype(dtype)
+    step = kernel.bind(input_weights=w_in, reservoir_weights=w, leak_rate=0.4, bias=0.1)
+    x = np.tanh(rng.standard_normal((batch, 9))).astype(dtype)
+    for _ in range(4):
+        u = rng.random((batch, 3)).astype(dtype)
+        expected = kernel(x, w_in, w, u, 0.4, 0.1)
+        x_next = step(x, u)
+        np.testing.assert_array_equal(x_next, expected)
+        assert x_next.dtype == dtype and not np.shares_memory(x_next, x)
+        x = x_next
+    readonly = u.copy()
+    readonly.flags.writeable = False
+    others = (np.asfortranarray(np.tile(x, (1, 1))), x.astype(np.float64 if dtype == np.float32 else np.float32))
+    for states, spikes in [(x, readonly), (x, u > 0.5), *((o, u) for o in others), (x[:, ::-1].copy(), u)]:
+        np.testing.assert_array_equal(step(states, spikes), kernel(states, w_in, w, spikes, 0.4, 0.1))
+    with pytest.raises(ValueError, match=r"states must be \(B, N\)"):
+        step(x[:, :5].copy(), u)
+    np.testing.assert_array_equal(step(x, u), kernel(x, w_in, w, u, 0.4, 0.1))  # direct again
+    packed = step._direct_memo["constants"][1]
+    for rows in (2, batch, 5, batch):  # calls of other shapes between: the constants are packed once
+        states, spikes = np.tile(x[:1], (rows, 1)), np.tile(u[:1], (rows, 1))
+        for _ in range(2):
+            np.testing.assert_array_equal(step(states, spikes), kernel(states, w_in, w, spikes, 0.4, 0.1))
+    assert step._direct_memo["constants"][1] is packed
+
+
+def test_a_bound_step_of_a_large_reservoir_runs_its_body_again(compiler, rng):
+    """Above PACKED_STEP_WEIGHTS nothing is packed (no second copy of the weights): calls
+    after the first take the body on the bound values, with the same numbers."""
+    n = int(np.sqrt(operations.PACKED_STEP_WEIGHTS)) + 1
+    kernel = compiler.compile_reservoir_update_kernel()
+    w_in, w = rng.standard_normal((2, n)), rng.standard_normal((n, n)) * 0.05
+    step = kernel.bind(input_weights=w_in, reservoir_weights=w)
+    x, u = np.tanh(rng.standard_normal((1, n))), rng.random((1, 2))
+    for _ in range(3):
+        np.testing.assert_array_equal(step(x, u), kernel(x, w_in, w, u))
+    assert "constants" not in step._direct_memo
+
+
 def test_binding_checks_at_once_and_calls_check_the_rest(compiler, rng):
     kernel = compiler.compile_reservoir_update_kernel()
     with pytest.raises(TypeError, match="no parameter 'weights'"):

@@ -386,6 +386,12 @@ def test_numba_disable_jit_runs_the_loop_source_through_the_jit_backend(tmp_path
             a[rng.integers(0, 8, 6), rng.integers(0, 40, 6)] = 1
             args = (a, rng.standard_normal((40, 3)).astype(dtype))
             check_against_reference("matrix_multiply", c.compile_matrix_multiply_kernel()(*args), args, {{}}, dtype)
+            # a bound step called again, so that reservoir_update runs its packed loop too
+            x, w_in, w, u = (np.asarray(v, dtype) for v in (rng.random((1, 6)), rng.random((2, 6)),
+                                                             rng.random((6, 6)) * 0.3, rng.random((1, 2))))
+            step = c.compile_reservoir_update_kernel().bind(input_weights=w_in, reservoir_weights=w)
+            step(x, u)
+            np.testing.assert_array_equal(step(x, u), c.compile_reservoir_update_kernel()(x, w_in, w, u))
         compiled = c.get_jit_info()["compiled_functions"]
         plain = all(c._jit.loop(loop, dtype) is jit._loop_source(loop)
                     for loop, dtype in (f.rstrip("]").split("[") for f in compiled))

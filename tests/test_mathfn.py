@@ -264,7 +264,7 @@ def test_fastmath_compile_rounds_k_through_an_integer(jit, dtype):
     source = mathfn.tanh_into
     x = grid(dtype)
     for use_flag in (True, False):
-        scalar = _inlined(mathfn.tanh, True) if use_flag else numba.njit(inline="always")(
+        scalar = _inlined(mathfn.tanh, True, ()) if use_flag else numba.njit(inline="always")(
             types.FunctionType(mathfn.tanh.__code__, dict(mathfn.tanh.__globals__, FASTMATH=False), "tanh"))
         loop = numba.njit(nogil=True, fastmath=True)(
             types.FunctionType(source.__code__, dict(source.__globals__, tanh=scalar), source.__name__))

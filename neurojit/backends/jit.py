@@ -83,14 +83,21 @@ def _loop_source(loop: str) -> Callable:
 _inlined_functions: dict[tuple[Callable, bool], Callable] = {}
 
 
-def _inlined(function: Callable, fastmath: bool) -> Callable:
-    """``function`` (a helper a loop calls) as a numba function inlined into its callers; a
-    helper that reads a ``FASTMATH`` global sees ``fastmath`` there (in a private copy)."""
+def _inlined(function: Callable, fastmath: bool, helpers: tuple[Callable, ...]) -> Callable:
+    """``function`` (a helper a loop calls) as a numba function inlined into its callers.
+
+    In a private copy of its globals, a helper that reads a ``FASTMATH`` global sees
+    ``fastmath`` there, and the other ``helpers`` of the loop that it calls are their
+    inlined forms (a helper may call helpers; the loop declares them all in ``calls``).
+    """
     key = (function, fastmath)
     compiled = _inlined_functions.get(key)
     if compiled is None:
-        if "FASTMATH" in function.__code__.co_names:
-            function = types.FunctionType(function.__code__, dict(function.__globals__, FASTMATH=fastmath),
+        names = function.__code__.co_names
+        callees = {h.__name__: _inlined(h, fastmath, helpers) for h in helpers
+                   if h is not function and h.__name__ in names}
+        if "FASTMATH" in names or callees:
+            function = types.FunctionType(function.__code__, dict(function.__globals__, FASTMATH=fastmath, **callees),
                                           function.__name__, function.__defaults__)
         compiled = _inlined_functions.setdefault(key, numba.njit(inline="always")(function))
     return compiled
@@ -447,7 +454,8 @@ class JITBackend:
         # A private copy whose globals see numba.prange and PARALLEL (the loop module keeps
         # ``range`` and False, so the plain-Python and AOT builds run the serial path) and the
         # functions it calls compiled for inlining.
-        inlined = {f.__name__: _inlined(f, self.fastmath) for f in signatures.LOOPS[loop].calls}
+        calls = signatures.LOOPS[loop].calls
+        inlined = {f.__name__: _inlined(f, self.fastmath, calls) for f in calls}
         func = types.FunctionType(
             source.__code__, dict(source.__globals__, prange=numba.prange, PARALLEL=parallel, **inlined),
             source.__name__, source.__defaults__,

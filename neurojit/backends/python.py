@@ -76,6 +76,12 @@ def reservoir_step(inputs, input_weights, reservoir_weights, bias, leak_rate, st
         out[...] = (1 - leak_rate) * states + leak_rate * np.tanh(drive + states @ reservoir_weights)
 
 
+def reservoir_step_packed(inputs, constants, states, out):
+    n_units = constants.shape[1]
+    n_inputs = constants.shape[0] - n_units - 2
+    reservoir_step(inputs, constants[:n_inputs], constants[n_inputs:-2], constants[-2], constants[-1], states, out)
+
+
 def _csr(values, indices, pointers, shape):
     import scipy.sparse  # only reached with a scipy.sparse argument
 

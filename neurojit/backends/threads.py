@@ -94,6 +94,7 @@ class ThreadedBackend:
                 return loop(*args)
             return split(loop, positions, work, *args)
 
+        split_loop.unsplit = loop  # what a call of one row runs (see kernel.Loops.one_row)
         return split_loop
 
     def _split(self, loop: Callable, positions: tuple[int, ...], work: tuple[int, ...], *args) -> None:

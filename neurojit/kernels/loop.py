@@ -43,9 +43,9 @@ class Loop:
         Compile seconds of the loop's first dtype in a process and of each further one, on
         one core of an x86-64 server; only their proportions matter (warm-up balancing).
     calls : tuple of callable
-        Functions of this package the loop calls (e.g. :func:`.mathfn.tanh`): compiled with
-        it and inlined (``numba.njit(inline="always")``) by the JIT backend and the AOT
-        build, called as they are in plain Python.
+        Functions of this package the loop calls (e.g. :func:`.mathfn.tanh`), and those they
+        call: compiled with it and inlined (``numba.njit(inline="always")``) by the JIT
+        backend and the AOT build, called as they are in plain Python.
     **types : str
         Every argument, in the function's order, with its numba type (``{t}`` = float type).
     """
