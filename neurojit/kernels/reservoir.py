@@ -316,7 +316,7 @@ def reservoir_step_packed(inputs, constants, states, out):
     ``(I + N + 2, N)``: the input rows, the reservoir rows, the bias, the leak rates.
 
     A bound step's loop: a call converts four arrays, not seven (each costs the compiled
-    wrapper ~35 ns; measured 0.25-0.3 us less per call at N = 100), and the numbers are
+    wrapper ~35 ns; measured ~0.15 us less per call at N = 100), and the numbers are
     :func:`reservoir_step`'s (the same row function on views of the same values).
     """
     n_units = constants.shape[1]
