@@ -18,6 +18,7 @@ import math
 import numpy as np
 
 from .declare import KernelSpec, Param
+from .kernels.reservoir import pack_step_constants
 from .validate import Compressed
 
 #: A bound reservoir step with at most this many weights ((I + N) * N) runs on one array of its
@@ -336,8 +337,7 @@ def reservoir_update_direct(loops, given, memo, states, input_weights, reservoir
     parts = (input_weights, reservoir_weights, bias, leak_rate)
     packed = memo.get("constants")  # (the arrays packed, the packed array), kept for the same arrays
     if packed is None or any(a is not b for a, b in zip(packed[0], parts)):
-        memo["constants"] = packed = (parts, np.concatenate((input_weights, reservoir_weights, bias[None],
-                                                             leak_rate[None])))
+        memo["constants"] = packed = (parts, pack_step_constants(*parts))
     constants = packed[1]
     step = loops.one_row("reservoir_step_packed") if batch == 1 else loops.reservoir_step_packed
     empty, shape, dtype = np.empty, states.shape, states.dtype

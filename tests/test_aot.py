@@ -27,7 +27,7 @@ from conftest import last_json_line, run_python
 from neurojit import operations
 from neurojit._version import DISTRIBUTION
 from neurojit.backends import aot, python
-from neurojit.kernels import signatures
+from neurojit.kernels import reservoir, signatures
 
 PACKAGE = Path(neurojit.__file__).resolve().parent
 REPO = PACKAGE.parent
@@ -222,7 +222,7 @@ def _loop_inputs(loop: str, dtype, rng, scale: int = 1):
     if loop == "reservoir_step_packed":
         args, out = _loop_inputs("reservoir_step", dtype, rng, scale)
         inputs, w_in, w, bias, leak, states = args
-        return (inputs, np.concatenate((w_in, w, bias[None], leak[None])), states), out
+        return (inputs, reservoir.pack_step_constants(w_in, w, bias, leak), states), out
     if loop == "causal_convolution":
         spikes = (rng.random((2, 100 * scale, 40 * scale)) < 0.3).astype(dtype)
         return (spikes, rng.standard_normal(12).astype(dtype)), np.empty(spikes.shape, dtype)
